@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+# Rasa reports usage to its servers unless told not to; no network here, and no need.
+export RASA_TELEMETRY_ENABLED := false
+PYTHON310 ?= $(or $(shell ls $(HOME)/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -n 1),$(shell command -v python3.10))
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/supportbot.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+
+.PHONY: run test install train lint bench lock clean
+
+run: $(MODEL)
+	$(BIN)/python -m bot.serve
+
+test: $(MODEL)
+	$(BIN)/ruff check bot actions tests benchmarks
+	$(BIN)/supportbot faq lint
+	$(BIN)/python -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed (Rasa 3.6 does not run on newer). Install it, or set PYTHON310=/path/to/python3.10"; exit 1; }
+	$(PYTHON310) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip<25"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Retrain only when the pipeline, domain or training data changed; faq/ edits need no training.
+train: $(MODEL)
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	$(BIN)/rasa train --fixed-model-name supportbot --out models
+	touch $@
+
+lint: install
+	$(BIN)/ruff check bot actions tests benchmarks
+	$(BIN)/supportbot faq lint
+
+bench: $(MODEL)
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve the pins from pyproject.toml's ranges into requirements.lock.
+lock:
+	rm -rf /tmp/supportbot-lock && $(PYTHON310) -m venv /tmp/supportbot-lock
+	/tmp/supportbot-lock/bin/pip install --quiet --upgrade "pip<25" && /tmp/supportbot-lock/bin/pip install --quiet ".[dev]"
+	{ echo "# Exact versions of every package, for a reproducible install (make install)."; echo "# Regenerate: make lock"; \
+	  /tmp/supportbot-lock/bin/pip freeze --exclude supportbot; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) models .pytest_cache

@@ -1,0 +1,1 @@
+"""rasa-sdk actions: render FAQ answers, "did you mean", feedback. Stateless."""

@@ -1,0 +1,150 @@
+"""Answer an FAQ match, ask "did you mean", admit not knowing, record "was this helpful?"."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
+from bot.names import (
+    ACTION_ANSWER_FAQ,
+    ACTION_FAQ_FALLBACK,
+    ACTION_OFFER_CONTACT,
+    ACTION_RECORD_FEEDBACK,
+    ENTITY_FAQ_ID,
+    FAQ_KEY,
+    INTENT_AFFIRM,
+    INTENT_FAQ,
+    INTENT_NLU_FALLBACK,
+    INTENT_NONE_OF_THESE,
+    INTENT_OUT_OF_SCOPE,
+    SLOT_LANGUAGE,
+    SLOT_LAST_FAQ,
+    SLOT_MISSES,
+)
+from bot.storage.database import StorageError
+from bot.storage.feedback import Feedback, record_feedback
+
+logger = logging.getLogger(__name__)
+
+MISSES_BEFORE_WAYS_FORWARD = 2  # "I don't know" this many times in a row -> offer every way forward
+
+
+def language_of(tracker: Tracker) -> str:
+    """The language of the latest message, else the conversation's, else English."""
+    faq = tracker.latest_message.get(FAQ_KEY) or {}
+    return faq.get("language") or tracker.get_slot(SLOT_LANGUAGE) or DEFAULT_LANGUAGE
+
+
+def facts_for(knowledge: KnowledgeBase, language: str) -> dict[str, str]:
+    """Shop facts as response variables, so `{support_phone}` in domain.yml is filled in."""
+    return {name: knowledge.fact(name, language) for name in knowledge.facts}
+
+
+def chosen_faq_id(tracker: Tracker) -> str | None:
+    """The entry a button click chose, else the one the matcher found."""
+    clicked = next(tracker.get_latest_entity_values(ENTITY_FAQ_ID), None)
+    if clicked:
+        return str(clicked)
+    faq = tracker.latest_message.get(FAQ_KEY) or {}
+    return faq.get("id")
+
+
+def suggestion_payload(entry_id: str) -> str:
+    return f"/{INTENT_FAQ}" + json.dumps({ENTITY_FAQ_ID: entry_id})
+
+
+class ActionAnswerFaq(Action):
+    def name(self) -> str:
+        return ACTION_ANSWER_FAQ
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge = services.knowledge()
+        language = language_of(tracker)
+        entry_id = chosen_faq_id(tracker)
+        if entry_id not in knowledge.entries:
+            logger.warning("no FAQ entry %r to answer with", entry_id)
+            dispatcher.utter_message(response="utter_answer_unavailable")
+            return [SlotSet(SLOT_LANGUAGE, language)]
+        dispatcher.utter_message(text=knowledge.answer(entry_id, language))
+        if knowledge.entries[entry_id].handoff:
+            dispatcher.utter_message(response="utter_contact_a_person", **facts_for(knowledge, language))
+        dispatcher.utter_message(response="utter_ask_helpful")
+        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_MISSES, 0.0), SlotSet(SLOT_LANGUAGE, language)]
+
+
+class ActionFaqFallback(Action):
+    """Close but unclear: "did you mean" buttons. Nothing close: say so; twice in a row: ways forward."""
+
+    def name(self) -> str:
+        return ACTION_FAQ_FALLBACK
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        knowledge = services.knowledge()
+        language = language_of(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        candidates = [
+            c for c in (tracker.latest_message.get(FAQ_KEY) or {}).get("candidates", []) if c["id"] in knowledge.entries
+        ]
+        events: list[EventType] = [SlotSet(SLOT_LANGUAGE, language), SlotSet(SLOT_LAST_FAQ, None)]
+        if intent == INTENT_NLU_FALLBACK and candidates:
+            buttons = [
+                {"title": knowledge.entries[c["id"]].title_in(language), "payload": suggestion_payload(c["id"])}
+                for c in candidates
+            ]
+            none_title = (
+                domain.get("responses", {}).get("utter_none_of_these_button", [{}])[0].get("text", "None of these")
+            )
+            buttons.append({"title": none_title, "payload": f"/{INTENT_NONE_OF_THESE}"})
+            dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
+            return events
+        misses = int(tracker.get_slot(SLOT_MISSES) or 0) + 1
+        if misses >= MISSES_BEFORE_WAYS_FORWARD:
+            dispatcher.utter_message(response="utter_ways_forward", **facts_for(knowledge, language))
+            misses = 0
+        elif intent == INTENT_OUT_OF_SCOPE:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            dispatcher.utter_message(response="utter_dont_know")
+        return [*events, SlotSet(SLOT_MISSES, float(misses))]
+
+
+class ActionRecordFeedback(Action):
+    """Stores the answer to "was this helpful?" for the entry answered last."""
+
+    def name(self) -> str:
+        return ACTION_RECORD_FEEDBACK
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        helpful = (tracker.latest_message.get("intent") or {}).get("name") == INTENT_AFFIRM
+        language = language_of(tracker)
+        entry_id = tracker.get_slot(SLOT_LAST_FAQ)
+        if entry_id:
+            try:
+                record_feedback(services.engine(), Feedback(tracker.sender_id, entry_id, helpful, language))
+            except StorageError:
+                # The answer is still in the tracker's events; losing the tally is not worth an error message.
+                logger.exception("feedback for %s not stored", entry_id)
+        if helpful:
+            dispatcher.utter_message(response="utter_feedback_thanks")
+        else:
+            dispatcher.utter_message(response="utter_feedback_sorry", **facts_for(services.knowledge(), language))
+        return [SlotSet(SLOT_LAST_FAQ, None)]
+
+
+class ActionOfferContact(Action):
+    """How to reach a person, with the shop's contact facts (handoff and tickets come later)."""
+
+    def name(self) -> str:
+        return ACTION_OFFER_CONTACT
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        language = language_of(tracker)
+        dispatcher.utter_message(response="utter_contact_a_person", **facts_for(services.knowledge(), language))
+        return [SlotSet(SLOT_LANGUAGE, language)]

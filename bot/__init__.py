@@ -1,0 +1,1 @@
+"""The support bot: knowledge base, matcher, Rasa components, storage and CLI."""

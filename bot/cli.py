@@ -1,0 +1,142 @@
+"""`supportbot`: the command line for content editors and operators.
+
+A thin layer over the library: it calls the same loader, matcher and decision
+code as the bot, and turns their exceptions into one-line messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.evaluation import EvalFileError, evaluate, load_cases
+from bot.knowledge.intents import load_intent_examples
+from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
+from bot.matching.decision import decide
+from bot.matching.matcher import Matcher
+from bot.pipeline_config import ConfigError, PipelineConfig, read_pipeline_config
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _faq_path(args: argparse.Namespace, config: PipelineConfig | None) -> Path:
+    if args.faq:
+        return Path(args.faq)
+    return config.faq_path if config else Path("faq")
+
+
+def cmd_faq_lint(args: argparse.Namespace) -> int:
+    """Validate faq/: errors (exit 1) stop the bot from loading the change; warnings are advice."""
+    path = Path(args.faq or "faq")
+    try:
+        result = load_knowledge_base(path)
+        problems, entries = result.warnings, len(result.knowledge.entries)
+    except KnowledgeBaseError as error:
+        problems, entries = error.problems, None
+    errors = [p for p in problems if p.severity == "error"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": not errors,
+                    "entries": entries,
+                    "problems": [
+                        {"file": p.location.file, "line": p.location.line, "severity": p.severity, "message": p.message}
+                        for p in problems
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for problem in problems:
+            print(problem)
+        warnings = len(problems) - len(errors)
+        if errors:
+            print(f"{path}: {len(errors)} error(s), {warnings} warning(s); the bot keeps the last good version")
+        else:
+            print(f"{path}: {entries} entries OK, {warnings} warning(s)")
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def cmd_faq_eval(args: argparse.Namespace) -> int:
+    """Accuracy of the knowledge base on a YAML file of {text, lang, expect} cases."""
+    config = read_pipeline_config(args.config)
+    knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
+    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+    report = evaluate(matcher, load_cases(args.file), config.fallback)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{'language':<10}{'cases':>7}{'accuracy':>10}{'suggested':>11}")
+    for lang, row in report.accuracy_by_language().items():
+        print(f"{lang:<10}{row['cases']:>7}{row['accuracy']:>10.1%}{row['suggested']:>11.1%}")
+    if report.confusions():
+        print("\nconfusions (expected -> got: count)")
+        for expected, got, count in report.confusions():
+            print(f"  {expected} -> {got}: {count}")
+    return EXIT_OK
+
+
+def cmd_faq_match(args: argparse.Namespace) -> int:
+    """Show how one message is matched: scores, nearest phrasings, typo repairs, decision."""
+    config = read_pipeline_config(args.config)
+    knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
+    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+    result = matcher.match(args.text, args.lang)
+    decision = decide(result, config.fallback)
+    print(
+        json.dumps(
+            {
+                "decision": decision.kind,
+                "label": decision.label,
+                "why": decision.why,
+                "faq": result.faq_object(),
+                **result.evidence(),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description="Support bot tools for editors and operators.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    faq = commands.add_parser("faq", help="work with the FAQ knowledge base", description="Work with faq/.")
+    faq_commands = faq.add_subparsers(dest="faq_command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = faq_commands.add_parser(name, help=help_text, description=handler.__doc__)
+        sub.add_argument("--faq", help="knowledge base folder (default: from config.yml, else faq/)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    lint = add("lint", cmd_faq_lint, "check faq/ for errors and warnings (exit 1 on errors)")
+    lint.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation = add("eval", cmd_faq_eval, "accuracy per language on a file of test cases")
+    evaluation.add_argument("file", help="YAML file of {text, lang, expect} cases")
+    evaluation.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluation.add_argument("--config", default="config.yml", help="Rasa config with the thresholds")
+    match = add("match", cmd_faq_match, "explain how one message is matched")
+    match.add_argument("text", help="the customer's message")
+    match.add_argument("--lang", default="en", help="language code (en, ms, id, tl, vi)")
+    match.add_argument("--config", default="config.yml", help="Rasa config with the thresholds")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (KnowledgeBaseError, EvalFileError, ConfigError) as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
+if __name__ == "__main__":
+    sys.exit(main())

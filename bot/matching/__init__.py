@@ -1,0 +1,1 @@
+"""Normalising and fuzzy matching of customer messages. No Rasa imports."""

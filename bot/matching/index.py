@@ -1,0 +1,153 @@
+"""A search index over phrasings: who is closest to a message, and why.
+
+Each phrasing becomes a sparse vector of two blocks, both TF-IDF weighted and
+unit length: whole words (stop words weighed down, so filler counts little)
+and character 3–5-grams of the words (robust to typos, inflection and joined or
+split words). A label's similarity is a mix of its nearest phrasing (the
+evidence an editor can read) and its centroid (all of its phrasings together,
+so a message that shares words with several of them scores well).
+
+Typos are repaired against the index's own vocabulary with rapidfuzz before
+the words are weighed: "retrun" becomes "return" because "return" is a word
+the knowledge base uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+from rapidfuzz import fuzz, process
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """How similarity is computed; `config.yml` sets these for the bot."""
+
+    word_weight: float = 0.5  # share of whole-word similarity; the rest is character n-grams
+    nearest_weight: float = 0.5  # share of the nearest phrasing; the rest is the label's centroid
+    stop_word_weight: float = 0.3  # a stop word counts this much of an informative word
+    typo_min_length: int = 4  # shorter words are not repaired: too many near neighbours
+    typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    label: str  # an FAQ id or an intent name
+    text: str  # as the editor wrote it
+    words: tuple[str, ...]  # normalised words
+    stop: tuple[bool, ...]  # which of `words` are stop words
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One label's similarity to a message, with the evidence."""
+
+    label: str
+    similarity: float  # 0–1, before calibration
+    nearest: float  # similarity of the nearest phrasing
+    centroid: float  # similarity of the label's centroid
+    phrasing: str  # the nearest phrasing's text
+
+
+def _identity(words: Sequence[str]) -> Sequence[str]:
+    return words
+
+
+class PhrasingIndex:
+    """Immutable once built; safe to query from several threads."""
+
+    def __init__(self, phrasings: Sequence[Phrasing], settings: IndexSettings = IndexSettings()) -> None:
+        if not phrasings:
+            raise ValueError("cannot build an index without phrasings")
+        self.settings = settings
+        # Group phrasings by label so that per-label maxima are one reduceat.
+        order = sorted(range(len(phrasings)), key=lambda i: phrasings[i].label)
+        self.phrasings: tuple[Phrasing, ...] = tuple(phrasings[i] for i in order)
+        labels = [p.label for p in self.phrasings]
+        starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+        self.labels: tuple[str, ...] = tuple(labels[i] for i in starts)
+        self._starts = np.array(starts)
+        self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(labels)]))
+
+        self.vocabulary: frozenset[str] = frozenset(w for p in self.phrasings for w in p.words)
+        self._vocabulary_list = sorted(self.vocabulary)
+        self._stop_words = frozenset(w for p in self.phrasings for w, s in zip(p.words, p.stop, strict=True) if s)
+        self._word_vectoriser = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm=None, lowercase=False)
+        self._char_vectoriser = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, lowercase=False, dtype=np.float32
+        )
+        words = [list(p.words) for p in self.phrasings]
+        word_matrix = self._word_vectoriser.fit_transform(words)
+        self._word_scale = np.ones(word_matrix.shape[1], dtype=np.float64)
+        for word, column in self._word_vectoriser.vocabulary_.items():
+            if word in self._stop_words:
+                self._word_scale[column] = settings.stop_word_weight
+        char_matrix = self._char_vectoriser.fit_transform([" ".join(w) for w in words])
+        matrix = self._combine(word_matrix, char_matrix)
+        # Transposed (feature -> phrasings), so a query touches only its own features' rows.
+        self._rows_t = matrix.T.tocsr()
+        centroids = normalize(sp.csr_matrix(self._sum_rows_per_label(matrix)))
+        self._centroids_t = centroids.T.tocsr()
+        self.repair = lru_cache(maxsize=65536)(self._repair)
+
+    def _combine(self, word_matrix: sp.spmatrix, char_matrix: sp.spmatrix) -> sp.csr_matrix:
+        word_matrix = normalize(sp.csr_matrix(word_matrix).multiply(self._word_scale).tocsr())
+        char_matrix = normalize(sp.csr_matrix(char_matrix))
+        w = self.settings.word_weight
+        return sp.hstack([np.sqrt(w) * word_matrix, np.sqrt(1 - w) * char_matrix], format="csr", dtype=np.float32)
+
+    def _sum_rows_per_label(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        pooling = sp.csr_matrix(
+            (np.ones(matrix.shape[0], dtype=np.float32), (self._label_of_row, np.arange(matrix.shape[0]))),
+            shape=(len(self.labels), matrix.shape[0]),
+        )
+        return pooling @ matrix
+
+    def _repair(self, word: str) -> tuple[str, float]:
+        """The vocabulary word closest to `word`, with the rapidfuzz ratio; `word` itself if none is close."""
+        if word in self.vocabulary or len(word) < self.settings.typo_min_length or not word.isalpha():
+            return word, 100.0
+        best = process.extractOne(
+            word, self._vocabulary_list, scorer=fuzz.ratio, score_cutoff=self.settings.typo_cutoff
+        )
+        return (best[0], float(best[1])) if best else (word, 100.0)
+
+    def vector(self, words: Sequence[str]) -> sp.csr_matrix:
+        word_matrix = self._word_vectoriser.transform([list(words)])
+        char_matrix = self._char_vectoriser.transform([" ".join(words)])
+        return self._combine(word_matrix, char_matrix)
+
+    def search(self, words: Sequence[str], limit: int = 5) -> list[Hit]:
+        """The `limit` labels most similar to a message's normalised words, best first."""
+        if not words:
+            return []
+        query = self.vector(words)
+        if query.nnz == 0:
+            return []
+        row_similarity = np.asarray((query @ self._rows_t).todense()).ravel()
+        nearest = np.maximum.reduceat(row_similarity, self._starts)
+        centroid = np.asarray((query @ self._centroids_t).todense()).ravel()
+        a = self.settings.nearest_weight
+        combined = a * nearest + (1 - a) * centroid
+        top = np.argsort(-combined)[:limit]
+        hits = []
+        for label_index in top:
+            start = self._starts[label_index]
+            end = self._starts[label_index + 1] if label_index + 1 < len(self._starts) else len(self.phrasings)
+            best_row = start + int(np.argmax(row_similarity[start:end]))
+            hits.append(
+                Hit(
+                    label=self.labels[label_index],
+                    similarity=float(min(1.0, max(0.0, combined[label_index]))),
+                    nearest=float(nearest[label_index]),
+                    centroid=float(centroid[label_index]),
+                    phrasing=self.phrasings[best_row].text,
+                )
+            )
+        return hits

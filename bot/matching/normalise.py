@@ -1,0 +1,175 @@
+"""Turn a customer's message into comparable word forms, per language.
+
+Steps, in order: Unicode NFKC, spaCy's blank tokenizer for the language,
+lower case, punctuation dropped, letters repeated three times or more
+squeezed ("pleeease" -> "please"), chat abbreviations expanded ("pls" ->
+"please") and lookup lemmas where spaCy has a table ("returning" -> "return").
+Stop words are kept but flagged, so the matcher can weigh them down.
+
+This module knows nothing of the knowledge base: repairing typos against the
+knowledge base's own vocabulary is the matcher's job.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.lookups import load_lookups
+
+LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
+
+# Chat abbreviations customers type, per language; values may be several words.
+ABBREVIATIONS: dict[str, dict[str, str]] = {
+    "en": {
+        "u": "you",
+        "ur": "your",
+        "r": "are",
+        "pls": "please",
+        "plz": "please",
+        "pl": "please",
+        "thx": "thanks",
+        "thnx": "thanks",
+        "ty": "thank you",
+        "acc": "account",
+        "acct": "account",
+        "pw": "password",
+        "pwd": "password",
+        "pass": "password",
+        "addr": "address",
+        "amt": "amount",
+        "msg": "message",
+        "info": "information",
+        "asap": "as soon as possible",
+        "cant": "cannot",
+        "wont": "will not",
+        "dont": "do not",
+        "didnt": "did not",
+        "doesnt": "does not",
+        "isnt": "is not",
+        "im": "i am",
+        "ive": "i have",
+        "whats": "what is",
+        "hows": "how is",
+        "wats": "what is",
+        "wat": "what",
+        "y": "why",
+        "b4": "before",
+        "2day": "today",
+        "tmr": "tomorrow",
+        "tmrw": "tomorrow",
+        "pkg": "package",
+        "qty": "quantity",
+        "num": "number",
+        "no.": "number",
+        "ord": "order",
+        "deliv": "delivery",
+        "app's": "app",
+        "ca": "can",
+        "n't": "not",
+        "'m": "am",
+        "'re": "are",
+        "'s": "is",
+        "'ve": "have",
+        "'ll": "will",
+        "'d": "would",
+    },
+}
+
+# Letters repeated three times or more are squeezed to two ("sooorry" -> "soorry");
+# typo repair against the vocabulary finishes the job.
+_REPEATS = re.compile(r"(\w)\1{2,}")
+_PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
+
+
+@dataclass(frozen=True)
+class NormalToken:
+    """One word of a message: where it stands in the text and its comparable form."""
+
+    text: str  # the word as typed
+    start: int  # character offset in the original text
+    end: int
+    norm: str  # lower-cased, squeezed, abbreviation-expanded, lemmatised (may be several words)
+    is_stop: bool  # a stop word of the language, weighed down by the matcher
+
+
+class Normaliser:
+    """One language's normaliser; build once (spaCy start-up costs seconds), call often."""
+
+    def __init__(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+        self.language = language
+        config = {"nlp": {"tokenizer": {"use_pyvi": False}}} if language == "vi" else {}
+        self._nlp: Language = spacy.blank(language, config=config)
+        self._stop_words: frozenset[str] = frozenset(self._nlp.Defaults.stop_words)
+        self._abbreviations = ABBREVIATIONS.get(language, {})
+        self._lemmas = _lemma_table(language)
+        # The word cache is per instance so that a language's forms never mix.
+        self.normalise_word = lru_cache(maxsize=65536)(self._normalise_word)
+
+    def tokens(self, text: str) -> list[NormalToken]:
+        """Words of `text` with their offsets and comparable forms; punctuation dropped."""
+        result: list[NormalToken] = []
+        for token in self._nlp.tokenizer(text):
+            word = token.text
+            if _PUNCTUATION_ONLY.match(word):
+                continue
+            norm = self.normalise_word(word)
+            if not norm:
+                continue
+            result.append(
+                NormalToken(
+                    text=word,
+                    start=token.idx,
+                    end=token.idx + len(word),
+                    norm=norm,
+                    is_stop=all(part in self._stop_words for part in norm.split()),
+                )
+            )
+        return result
+
+    def norms(self, text: str) -> list[str]:
+        """Just the comparable word forms of `text`, in order, split into single words."""
+        return [part for token in self.tokens(text) for part in token.norm.split()]
+
+    def is_stop(self, word: str) -> bool:
+        return word in self._stop_words
+
+    def _normalise_word(self, word: str) -> str:
+        word = unicodedata.normalize("NFKC", word).lower()
+        if word in self._abbreviations:
+            return self._abbreviations[word]
+        # Keep characters that belong to words; "#12345" -> "12345", "e-mail" -> "e mail".
+        word = re.sub(r"[^\w@.']+", " ", word).strip(" .'")
+        if not word:
+            return ""
+        word = _REPEATS.sub(r"\1\1", word)
+        parts = [self._abbreviations.get(part, part) for part in word.split()]
+        return " ".join(self._lemmas.get(part, part) for part in parts)
+
+
+def _lemma_table(language: str) -> Mapping[str, str]:
+    """spaCy's lookup lemmas for the language, or an empty table where it has none."""
+    try:
+        return load_lookups(language, ["lemma_lookup"]).get_table("lemma_lookup")
+    except ValueError:  # spacy-lookups-data has no table for this language
+        return {}
+
+
+_normalisers: dict[str, Normaliser] = {}
+_normalisers_lock = threading.Lock()
+
+
+def normaliser_for(language: str) -> Normaliser:
+    """The process-wide normaliser of a language, built on first use."""
+    with _normalisers_lock:
+        if language not in _normalisers:
+            _normalisers[language] = Normaliser(language)
+        return _normalisers[language]

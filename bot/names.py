@@ -1,0 +1,31 @@
+"""Names shared by the NLU components, the actions and the domain, in one place.
+
+`tests/test_names.py` checks that `domain.yml` declares every one of them.
+"""
+
+# Keys the NLU components add to a parsed message.
+LANGUAGE_KEY = "language"  # detected language of the message
+FAQ_KEY = "faq"  # the FAQ match object of `/model/parse`
+MATCH_KEY = "match"  # the matcher's evidence: words, repairs, nearest phrasings
+
+# Intents
+INTENT_FAQ = "faq"
+INTENT_NLU_FALLBACK = "nlu_fallback"
+INTENT_OUT_OF_SCOPE = "out_of_scope"
+INTENT_NONE_OF_THESE = "none_of_these"
+INTENT_AFFIRM = "affirm"
+INTENT_DENY = "deny"
+
+# Entities
+ENTITY_FAQ_ID = "faq_id"  # set by a "did you mean" button's payload
+
+# Slots
+SLOT_LANGUAGE = "language"
+SLOT_LAST_FAQ = "last_faq"  # the entry answered last, for "was this helpful?"
+SLOT_MISSES = "misses_in_a_row"  # messages in a row the bot could not answer
+
+# Actions
+ACTION_ANSWER_FAQ = "action_answer_faq"
+ACTION_FAQ_FALLBACK = "action_faq_fallback"
+ACTION_RECORD_FEEDBACK = "action_record_feedback"
+ACTION_OFFER_CONTACT = "action_offer_contact"

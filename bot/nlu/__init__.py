@@ -1,0 +1,1 @@
+"""Rasa graph components: thin adapters from Rasa's messages to `bot.matching`."""

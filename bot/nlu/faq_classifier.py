@@ -1,0 +1,108 @@
+"""Rasa intent classifier over `bot.matching`: fuzzy match of FAQ entries and intents.
+
+Sets Rasa's `intent` and `intent_ranking` (an FAQ match is the intent `faq`),
+and adds two keys to the parse result: `faq` (the object DESIGN.md fixes) and
+`match` (the evidence). Rasa's `FallbackClassifier`, after this component,
+turns a low or ambiguous top score into `nlu_fallback`.
+
+The knowledge base is read from `faq/` when the model loads, not baked into the
+model, and reloaded when its files change: no retraining for content edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.knowledge.reload import LiveValue
+from bot.knowledge.schema import DEFAULT_LANGUAGE
+from bot.matching.index import IndexSettings
+from bot.matching.live import live_matcher
+from bot.matching.matcher import Matcher, MatcherSettings
+from bot.names import FAQ_KEY, LANGUAGE_KEY, MATCH_KEY
+
+logger = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
+    """Classifies a message as an FAQ entry or a conversational intent, with a 0–1 score."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # Folder of the knowledge base's YAML files, relative to where Rasa runs.
+            "faq_path": "faq",
+            # Folder of Rasa NLU files whose intents' examples are matched too.
+            "nlu_path": "data/nlu",
+            # Seconds between checks for changed files; 0 turns hot reload off.
+            "reload_interval": 0.5,
+            # Language of messages that carry none (no detector ran before the tokenizer).
+            "default_language": DEFAULT_LANGUAGE,
+            # Similarity and calibration settings, see MatcherSettings and IndexSettings.
+            **{f.name: f.default for f in fields(MatcherSettings) if f.name != "index"},
+            **{f.name: f.default for f in fields(IndexSettings)},
+        }
+
+    def __init__(self, config: dict[str, Any], live: LiveValue[Matcher]) -> None:
+        self._config = config
+        self._live = live
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FuzzyFaqClassifier:
+        settings = settings_from_config(config)
+        live = live_matcher(Path(config["faq_path"]), Path(config["nlu_path"]), settings, config["reload_interval"])
+        return cls(config, live.start())
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        matcher = self._live.current()  # one version of the knowledge base for the whole batch
+        for message in messages:
+            language = message.get(LANGUAGE_KEY) or self._config["default_language"]
+            words = [part for token in message.get(TOKENS_NAMES[TEXT], []) for part in token.lemma.split()]
+            result = matcher.match_words(words, language)
+            best = result.best
+            intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(
+                INTENT_RANKING_KEY,
+                [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking],
+                add_to_output=True,
+            )
+            message.set(FAQ_KEY, result.faq_object(), add_to_output=True)
+            message.set(MATCH_KEY, result.evidence(), add_to_output=True)
+            message.set(LANGUAGE_KEY, language, add_to_output=True)
+            logger.debug("matched %r: %s", message.get(TEXT), result.evidence()["ranking"][:3])
+        return messages
+
+    def process_training_data(self, training_data: Any) -> Any:
+        return training_data
+
+
+def settings_from_config(config: dict[str, Any]) -> MatcherSettings:
+    """The matcher's settings from this component's entry in `config.yml`."""
+    index = IndexSettings(**{f.name: config[f.name] for f in fields(IndexSettings)})
+    return MatcherSettings(
+        index=index, **{f.name: config[f.name] for f in fields(MatcherSettings) if f.name != "index"}
+    )

@@ -1,0 +1,44 @@
+"""Start the Rasa server with the product's settings (`python -m bot.server`).
+
+Rasa's CLI takes the API token only as an argument, visible to every local
+user in the process list; here it is read from `SUPPORTBOT_API_TOKEN`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from rasa.core.run import serve_application
+from rasa.core.utils import AvailableEndpoints
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the support bot's Rasa server.")
+    parser.add_argument("--model", default="models/supportbot.tar.gz", help="trained model to serve")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--endpoints", default="endpoints.yml")
+    parser.add_argument("--credentials", default="credentials.yml")
+    args = parser.parse_args(argv)
+    token = os.environ.get("SUPPORTBOT_API_TOKEN", "")
+    if len(token) < 16:
+        print("SUPPORTBOT_API_TOKEN is missing or shorter than 16 characters; the HTTP API needs it.", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=os.environ.get("SUPPORTBOT_LOG_LEVEL", "INFO"))
+    serve_application(
+        model_path=args.model,
+        credentials=args.credentials,
+        interface=args.host,
+        port=args.port,
+        auth_token=token,
+        enable_api=True,
+        endpoints=AvailableEndpoints.read_endpoints(args.endpoints),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The matcher on the real knowledge base: robust to typos, order, filler and abbreviations."""
+
+import pytest
+
+from bot.matching.decision import ANSWER, DONT_KNOW, SUGGEST, decide
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("how long do i have to retrun somethng", "returns.policy"),  # typos
+        ("refund how long", "returns.refund_time"),  # keywords only
+        ("pls how do i reset my pasword", "account.reset_password"),  # abbreviation + typo
+        ("password reset how", "account.reset_password"),  # word order
+        ("hi there, um, quick question: can i cancel my order please", "orders.cancel"),  # filler words
+        ("WHAT ARE YOUR OPENING HOURS", "support.hours"),  # shouting
+        ("i was charged twice!!!", "payments.double_charge"),
+    ],
+)
+def test_answers_the_right_entry(matcher, pipeline_config, text, expected):
+    result = matcher.match(text)
+    assert result.best.label == expected, result.evidence()["ranking"][:3]
+    assert decide(result, pipeline_config.fallback).kind == ANSWER
+
+
+def test_typo_repair_is_reported_as_evidence(matcher):
+    result = matcher.match("how do i retrun an item")
+    assert result.repairs == {"retrun": "return"}
+    assert "return" in result.words
+
+
+def test_scores_are_calibrated_between_0_and_1_and_sorted(matcher):
+    result = matcher.match("where is my parcel")
+    scores = [c.score for c in result.ranking]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unrelated_question_is_not_answered(matcher, pipeline_config):
+    decision = decide(matcher.match("who won the football world cup in 1998"), pipeline_config.fallback)
+    assert decision.kind != ANSWER or decision.label == "out_of_scope"
+
+
+def test_gibberish_is_dont_know(matcher, pipeline_config):
+    decision = decide(matcher.match("zxqv plorf"), pipeline_config.fallback)
+    assert decision.kind == DONT_KNOW
+
+
+def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):
+    # "return" alone sits between the returns entries: suggest, do not guess.
+    result = matcher.match("return")
+    decision = decide(result, pipeline_config.fallback)
+    assert decision.kind == SUGGEST
+    ids = [c["id"] for c in result.faq_object()["candidates"]]
+    assert len(ids) >= 2 and all(i.startswith("returns.") for i in ids[:2])
+
+
+def test_faq_object_has_exactly_the_designed_shape(matcher):
+    faq = matcher.match("track my order").faq_object()
+    assert set(faq) == {"id", "score", "language", "candidates"}
+    assert faq["id"] == "orders.track" and faq["language"] == "en"
+    assert 1 <= len(faq["candidates"]) <= 3
+    assert all(set(c) == {"id", "score"} for c in faq["candidates"])
+
+
+def test_small_talk_is_an_intent_not_an_faq(matcher):
+    best = matcher.match("thanks a lot").best
+    assert best.label == "thanks" and not best.is_faq

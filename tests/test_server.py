@@ -1,0 +1,164 @@
+"""Integration: the real Rasa server and action server, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.matching.decision import decide
+from tests.servers import MODEL, RunningBot, start_bot
+
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory) -> RunningBot:
+    running = start_bot(tmp_path_factory.mktemp("bot"), ARTIFACTS / "server")
+    yield running
+    running.stop()
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m.get("text", "") for m in messages]
+
+
+def answer_text(messages: list[dict]) -> str:
+    """The answer as one text: Rasa's REST channel sends each paragraph as a message."""
+    parts = []
+    for message in messages:
+        if message.get("text") == "Was this helpful?":
+            break
+        parts.append(message.get("text", ""))
+    return "\n\n".join(parts)
+
+
+def new_sender() -> str:
+    return uuid.uuid4().hex
+
+
+def test_answers_a_question_with_typos_over_rest(bot, knowledge):
+    replies = bot.say("how long do i have to retrun somethng", new_sender())
+    assert answer_text(replies) == knowledge.answer("returns.policy", "en")
+    assert "30 days" in replies[0]["text"]  # the shop fact, filled in
+    assert replies[-1]["text"] == "Was this helpful?"
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
+
+
+def test_says_honestly_it_cannot_help_with_the_weather(bot):
+    replies = bot.say("what's the weather", new_sender())
+    assert len(replies) == 1
+    assert replies[0]["text"].startswith(("Sorry, I can't help with that", "Sorry, I don't know the answer"))
+
+
+def test_parse_returns_the_faq_object(bot):
+    parsed = bot.parse("how do i track my parcel")
+    faq = parsed["faq"]
+    assert set(faq) == {"id", "score", "language", "candidates"}
+    assert faq["id"] == "orders.track" and faq["language"] == "en" and 0 < faq["score"] <= 1
+    assert faq["candidates"][0]["id"] == "orders.track" and len(faq["candidates"]) <= 3
+    assert parsed["intent"]["name"] == "faq"
+    assert parsed["match"]["ranking"][0]["phrasing"]  # the evidence: which phrasing matched
+
+
+def test_parse_needs_the_token(bot):
+    response = requests.post(f"{bot.url}/model/parse", json={"text": "hi"}, timeout=10)
+    assert response.status_code == 401
+
+
+def test_entities_are_extracted_by_regex(bot):
+    parsed = bot.parse("my email is siti@example.com and my order is KL20481234")
+    found = {e["entity"]: e["value"] for e in parsed["entities"]}
+    assert found == {"email": "siti@example.com", "order_number": "KL20481234"}
+
+
+def test_rasa_and_the_plain_decision_agree(bot, matcher, pipeline_config):
+    """`supportbot faq eval` decides in plain Python what Rasa's FallbackClassifier decides in the bot."""
+    for text in ["how do i track my parcel", "return", "zxqv plorf", "hello", "what's the weather", "refund"]:
+        parsed = bot.parse(text)
+        decision = decide(matcher.match(text), pipeline_config.fallback)
+        rasa_fell_back = parsed["intent"]["name"] == "nlu_fallback"
+        assert rasa_fell_back == (decision.kind in ("suggest", "dont_know")), text
+
+
+def test_did_you_mean_offers_buttons_and_a_click_answers(bot, knowledge):
+    sender = new_sender()
+    replies = bot.say("return", sender)
+    assert replies[0]["text"] == "I'm not sure I understood. Did you mean one of these?"
+    buttons = replies[0]["buttons"]
+    assert 2 <= len(buttons) <= 4 and buttons[-1]["payload"] == "/none_of_these"
+    first = buttons[0]
+    chosen_id = first["payload"].split('"')[3]
+    assert first["title"] == knowledge.entries[chosen_id].title["en"]
+    assert answer_text(bot.say(first["payload"], sender)) == knowledge.answer(chosen_id, "en")
+
+
+def test_two_misses_in_a_row_offer_the_ways_forward(bot):
+    sender = new_sender()
+    first = texts(bot.say("zxqv plorf", sender))
+    second = texts(bot.say("blorp wuzzle", sender))
+    assert first[0].startswith("Sorry, I don't know")
+    assert "+60 3-2788 4100" in second[0] and "help@kedailumina.example" in second[0]
+
+
+def test_was_this_helpful_is_recorded(bot):
+    sender = new_sender()
+    bot.say("how do i reset my password", sender)
+    assert texts(bot.say("/affirm", sender)) == ["Great, glad I could help!"]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{bot.workdir / 'var' / 'supportbot.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("select faq_id, helpful from faq_feedback where conversation_id = :c"), {"c": sender}
+        ).all()
+    assert rows == [("account.reset_password", 1)]
+
+
+def test_small_talk(bot):
+    sender = new_sender()
+    assert texts(bot.say("hello", sender))[0].startswith("Hi! I'm Kedai Lumina's support assistant")
+    assert texts(bot.say("are you a bot?", sender))[0].startswith("I'm a bot")
+    assert texts(bot.say("thank you", sender))[0].startswith("You're welcome")
+    assert texts(bot.say("bye", sender))[0].startswith("Goodbye")
+
+
+def test_a_knowledge_base_edit_is_live_within_2_seconds(bot):
+    path = bot.faq / "support.yml"
+    original = path.read_text()
+    marker = "We also answer on WhatsApp."
+    edited = original.replace("      en: |\n", f"      en: |\n        {marker}\n", 1)
+    assert edited != original
+    try:
+        path.write_text(edited)
+        started = time.monotonic()
+        seen = False
+        while time.monotonic() - started < 2.0 and not seen:
+            seen = any(marker in t for t in texts(bot.say("what time does customer service open", new_sender())))
+        assert seen, "edit not live after 2 s"
+    finally:
+        path.write_text(original)
+
+
+def test_a_broken_edit_changes_nothing_and_is_reported(bot, knowledge):
+    path = bot.faq / "returns.yml"
+    original = path.read_text()
+    try:
+        path.write_text(original.replace("entries:", "entries: [", 1))
+        time.sleep(1.5)  # three reload checks
+        replies = bot.say("how long do i have to retrun somethng", new_sender())
+        assert answer_text(replies) == knowledge.answer("returns.policy", "en")
+        log = (ARTIFACTS / "server" / "rasa.log").read_text()
+        assert "not reloaded, the last good version stays live" in log and "returns.yml" in log
+    finally:
+        path.write_text(original)
+
+
+def test_a_1mb_message_gets_an_answer_not_a_crash(bot):
+    replies = bot.say("refund " * 150_000, new_sender())
+    assert replies and all("text" in r for r in replies)
