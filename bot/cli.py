@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.evaluation import EvalFileError, evaluate, load_cases
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
+from bot.matching.calibration import calibrate
 from bot.matching.decision import decide
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import ConfigError, PipelineConfig, read_pipeline_config
@@ -104,6 +105,18 @@ def cmd_faq_match(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_faq_calibrate(args: argparse.Namespace) -> int:
+    """Fit the score calibration on phrasings held out of the index; prints the values for config.yml."""
+    config = read_pipeline_config(args.config)
+    knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
+    fitted = calibrate(knowledge, load_intent_examples(config.nlu_path), config.matcher, folds=args.folds)
+    print(f"fitted on {fitted.samples} held-out phrasings (top-1 right for {fitted.top1_accuracy:.1%} of them)")
+    print("set in config.yml, under bot.nlu.faq_classifier.FuzzyFaqClassifier:")
+    print(f"    calibration_midpoint: {fitted.midpoint}")
+    print(f"    calibration_steepness: {fitted.steepness}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description="Support bot tools for editors and operators.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("text", help="the customer's message")
     match.add_argument("--lang", default="en", help="language code (en, ms, id, tl, vi)")
     match.add_argument("--config", default="config.yml", help="Rasa config with the thresholds")
+    calibration = add("calibrate", cmd_faq_calibrate, "fit the score calibration for config.yml")
+    calibration.add_argument("--folds", type=int, default=10, help="cross-validation folds")
+    calibration.add_argument("--config", default="config.yml", help="Rasa config with the matcher settings")
     return parser
 
 

@@ -52,10 +52,10 @@ def read_pipeline_config(path: str | Path = "config.yml") -> PipelineConfig:
     pipeline = document.get("pipeline") or []
     classifier = _component(pipeline, CLASSIFIER, path)
     fallback = _component(pipeline, FALLBACK, path)
-    matcher = MatcherSettings(
-        index=IndexSettings(**_pick(IndexSettings, classifier)),
-        **_pick(MatcherSettings, classifier, skip=("index",)),
-    )
+    picked = _pick(MatcherSettings, classifier, skip=("index",))
+    if "courtesy_intents" in picked:
+        picked["courtesy_intents"] = tuple(picked["courtesy_intents"])
+    matcher = MatcherSettings(index=IndexSettings(**_pick(IndexSettings, classifier)), **picked)
     base = path.parent
     return PipelineConfig(
         faq_path=base / classifier.get("faq_path", "faq"),

@@ -36,6 +36,17 @@ def test_scores_are_calibrated_between_0_and_1_and_sorted(matcher):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_courtesy_gives_way_to_a_question(matcher):
+    result = matcher.match("hi there, um, quick question: can i cancel my order please")
+    assert result.best.label == "orders.cancel"
+    greet = next(c for c in result.ranking if c.label == "greet")
+    assert greet.score > result.ranking[1].score  # demoted by the rule, not by its score
+
+
+def test_courtesy_alone_is_still_courtesy(matcher):
+    assert matcher.match("hi there").best.label == "greet"
+
+
 def test_unrelated_question_is_not_answered(matcher, pipeline_config):
     decision = decide(matcher.match("who won the football world cup in 1998"), pipeline_config.fallback)
     assert decision.kind != ANSWER or decision.label == "out_of_scope"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from bot.knowledge.schema import FaqEntry, KnowledgeBase
+from bot.knowledge.schema import KnowledgeBase
 from bot.matching.matcher import Matcher, MatcherSettings
 
 
@@ -79,4 +79,4 @@ def score(similarity: float, calibration: Calibration) -> float:
     return 1.0 / (1.0 + math.exp(-calibration.steepness * (similarity - calibration.midpoint)))
 
 
-__all__ = ["Calibration", "FaqEntry", "calibrate", "fit", "held_out_similarities", "score"]
+

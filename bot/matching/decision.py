@@ -22,7 +22,7 @@ DONT_KNOW = "dont_know"  # nothing close enough
 class FallbackThresholds:
     """Rasa FallbackClassifier's settings, as in `config.yml`."""
 
-    threshold: float = 0.7  # below this top score the message is a fallback
+    threshold: float = 0.5  # below this top score the message is a fallback
     ambiguity_threshold: float = 0.1  # top two closer than this: a fallback too
 
 

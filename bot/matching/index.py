@@ -31,7 +31,7 @@ class IndexSettings:
 
     word_weight: float = 0.5  # share of whole-word similarity; the rest is character n-grams
     nearest_weight: float = 0.5  # share of the nearest phrasing; the rest is the label's centroid
-    stop_word_weight: float = 0.3  # a stop word counts this much of an informative word
+    stop_word_weight: float = 0.6  # a stop word counts this much of an informative word
     typo_min_length: int = 4  # shorter words are not repaired: too many near neighbours
     typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs
 

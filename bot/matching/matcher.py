@@ -26,11 +26,14 @@ class MatcherSettings:
     index: IndexSettings = field(default_factory=IndexSettings)
     # Raw similarity is mapped to a 0–1 score with a logistic curve fitted on held-out phrasings:
     # score = 1 / (1 + exp(-steepness * (similarity - midpoint))).
-    calibration_midpoint: float = 0.45  # the similarity that scores 0.5
-    calibration_steepness: float = 12.0  # how fast the score rises around the midpoint
+    calibration_midpoint: float = 0.299  # the similarity that scores 0.5
+    calibration_steepness: float = 7.55  # how fast the score rises around the midpoint
     suggest_threshold: float = 0.3  # FAQ entries scoring at least this are "did you mean" candidates
     max_candidates: int = 3  # at most this many candidates are offered
     search_limit: int = 8  # labels scored per message
+    # Intents that carry only courtesy: "hi, can I cancel my order?" is a question about
+    # cancelling, so these never rank above an FAQ entry that is close enough to suggest.
+    courtesy_intents: tuple[str, ...] = ("greet", "thanks", "goodbye")
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,11 @@ class Matcher:
 
     def match_words(self, words: Sequence[str], language: str = DEFAULT_LANGUAGE) -> MatchResult:
         """Match already-normalised words (the tokenizer component's lemmas)."""
+        normaliser = normaliser_for(language)
         repaired, repairs = [], {}
         for word in words:
-            fixed, _ = self.index.repair(word)
+            # A real word the knowledge base does not use ("bread") is not a typo of one it does ("read").
+            fixed = word if normaliser.is_known_word(word) else self.index.repair(word)[0]
             repaired.append(fixed)
             if fixed != word:
                 repairs[word] = fixed
@@ -139,10 +144,17 @@ class Matcher:
             language=language,
             words=tuple(repaired),
             repairs=repairs,
-            ranking=tuple(self._candidate(hit) for hit in hits),
+            ranking=self._rank([self._candidate(hit) for hit in hits]),
             suggest_threshold=self.settings.suggest_threshold,
             max_candidates=self.settings.max_candidates,
         )
+
+    def _rank(self, candidates: list[Candidate]) -> tuple[Candidate, ...]:
+        """Best score first, except that courtesy intents give way to any FAQ entry worth suggesting."""
+        if not any(c.is_faq and c.score >= self.settings.suggest_threshold for c in candidates):
+            return tuple(candidates)
+        courtesy = [c for c in candidates if c.label in self.settings.courtesy_intents]
+        return tuple([c for c in candidates if c.label not in self.settings.courtesy_intents] + courtesy)
 
     def _candidate(self, hit: Hit) -> Candidate:
         return Candidate(

@@ -111,6 +111,8 @@ class Normaliser:
         self._stop_words: frozenset[str] = frozenset(self._nlp.Defaults.stop_words)
         self._abbreviations = ABBREVIATIONS.get(language, {})
         self._lemmas = _lemma_table(language)
+        # Base forms of the lemma table: a dictionary of real words, which typo repair must leave alone.
+        self._known_words = frozenset(self._lemmas.values())
         # The word cache is per instance so that a language's forms never mix.
         self.normalise_word = lru_cache(maxsize=65536)(self._normalise_word)
 
@@ -141,6 +143,10 @@ class Normaliser:
 
     def is_stop(self, word: str) -> bool:
         return word in self._stop_words
+
+    def is_known_word(self, word: str) -> bool:
+        """A real word of the language ("bread"), as opposed to a typo ("retrun"); False where unknown."""
+        return word in self._known_words or word in self._lemmas or word in self._stop_words
 
     def _normalise_word(self, word: str) -> str:
         word = unicodedata.normalize("NFKC", word).lower()
