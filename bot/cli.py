@@ -110,10 +110,13 @@ def cmd_faq_calibrate(args: argparse.Namespace) -> int:
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
     fitted = calibrate(knowledge, load_intent_examples(config.nlu_path), config.matcher, folds=args.folds)
-    print(f"fitted on {fitted.samples} held-out phrasings (top-1 right for {fitted.top1_accuracy:.1%} of them)")
+    print(
+        f"fitted on {fitted.samples} held-out phrasings (top-1 right for {fitted.top1_accuracy:.1%} of the "
+        f"in-scope ones; mean log-likelihood {fitted.log_likelihood})"
+    )
     print("set in config.yml, under bot.nlu.faq_classifier.FuzzyFaqClassifier:")
-    print(f"    calibration_midpoint: {fitted.midpoint}")
-    print(f"    calibration_steepness: {fitted.steepness}")
+    print(f"    calibration_temperature: {fitted.temperature}")
+    print(f"    calibration_none_similarity: {fitted.none_similarity}")
     return EXIT_OK
 
 

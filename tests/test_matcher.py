@@ -29,18 +29,23 @@ def test_typo_repair_is_reported_as_evidence(matcher):
     assert "return" in result.words
 
 
-def test_scores_are_calibrated_between_0_and_1_and_sorted(matcher):
+def test_scores_are_probabilities_sorted_best_first(matcher):
     result = matcher.match("where is my parcel")
     scores = [c.score for c in result.ranking]
     assert all(0.0 <= s <= 1.0 for s in scores)
+    assert sum(scores) <= 1.0  # the rest is "none of them"
     assert scores == sorted(scores, reverse=True)
+
+
+def test_nothing_close_leaves_most_of_the_score_to_none_of_them(matcher):
+    assert matcher.match("zxqv plorf blorp").best.score < 0.2
 
 
 def test_courtesy_gives_way_to_a_question(matcher):
     result = matcher.match("hi there, um, quick question: can i cancel my order please")
     assert result.best.label == "orders.cancel"
     greet = next(c for c in result.ranking if c.label == "greet")
-    assert greet.score > result.ranking[1].score  # demoted by the rule, not by its score
+    assert greet.score == 0.0 and greet.similarity > result.ranking[1].similarity  # gave way, evidence kept
 
 
 def test_courtesy_alone_is_still_courtesy(matcher):
@@ -55,6 +60,13 @@ def test_unrelated_question_is_not_answered(matcher, pipeline_config):
 def test_gibberish_is_dont_know(matcher, pipeline_config):
     decision = decide(matcher.match("zxqv plorf"), pipeline_config.fallback)
     assert decision.kind == DONT_KNOW
+
+
+def test_a_one_word_question_used_by_several_entries_is_shared(matcher):
+    result = matcher.match("payment")
+    payments = [c for c in result.ranking if c.label.startswith("payments.")]
+    assert len(payments) >= 2 and all(c.score > 0.05 for c in payments)
+    assert result.best.score < 0.9  # the softmax alone gives payments.failed 0.99
 
 
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):

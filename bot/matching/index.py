@@ -76,6 +76,11 @@ class PhrasingIndex:
         self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(labels)]))
 
         self.vocabulary: frozenset[str] = frozenset(w for p in self.phrasings for w in p.words)
+        words_of: dict[str, list[frozenset[str]]] = {}
+        for p in self.phrasings:
+            words_of.setdefault(p.label, []).append(frozenset(p.words))
+        # Each label's phrasings as word sets: to tell how typical a short message's words are of a label.
+        self.label_phrasing_words: dict[str, tuple[frozenset[str], ...]] = {k: tuple(v) for k, v in words_of.items()}
         self._vocabulary_list = sorted(self.vocabulary)
         self._stop_words = frozenset(w for p in self.phrasings for w, s in zip(p.words, p.stop, strict=True) if s)
         self._word_vectoriser = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm=None, lowercase=False)

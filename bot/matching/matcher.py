@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.matching.index import Hit, IndexSettings, Phrasing, PhrasingIndex
@@ -24,16 +24,22 @@ class MatcherSettings:
     """The matcher's knobs; the bot reads them from the classifier's entry in `config.yml`."""
 
     index: IndexSettings = field(default_factory=IndexSettings)
-    # Raw similarity is mapped to a 0–1 score with a logistic curve fitted on held-out phrasings:
-    # score = 1 / (1 + exp(-steepness * (similarity - midpoint))).
-    calibration_midpoint: float = 0.299  # the similarity that scores 0.5
-    calibration_steepness: float = 7.55  # how fast the score rises around the midpoint
-    suggest_threshold: float = 0.3  # FAQ entries scoring at least this are "did you mean" candidates
+    # A label's score is its share of a softmax over the closest labels and a "none of them"
+    # option: exp(s/T) / (exp(none/T) + sum of exp(s_j/T)), fitted on held-out phrasings
+    # (`supportbot faq calibrate`). So a score is the chance that this label is the right one:
+    # low when nothing is close, and low when two labels are equally close.
+    calibration_temperature: float = 0.05  # T: smaller trusts small differences in similarity more
+    calibration_none_similarity: float = 0.2  # the similarity of "none of them"
+    suggest_threshold: float = 0.1  # FAQ entries scoring at least this are "did you mean" candidates
     max_candidates: int = 3  # at most this many candidates are offered
     search_limit: int = 8  # labels scored per message
     # Intents that carry only courtesy: "hi, can I cancel my order?" is a question about
     # cancelling, so these never rank above an FAQ entry that is close enough to suggest.
     courtesy_intents: tuple[str, ...] = ("greet", "thanks", "goodbye")
+    # A message of at most this many informative words ("payment", "my account") that occur in
+    # several labels' phrasings says little about which one it means: those labels share its
+    # score in proportion to how many of their phrasings use all of those words.
+    vague_max_words: int = 1
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,11 @@ class Matcher:
         self._faq_ids = frozenset(knowledge.entries)
         self.index = PhrasingIndex(phrasings, settings.index)
 
-    def calibrate(self, similarity: float) -> float:
-        s = self.settings
-        return 1.0 / (1.0 + math.exp(-s.calibration_steepness * (similarity - s.calibration_midpoint)))
+    def calibrate(self, similarities: Sequence[float]) -> list[float]:
+        """Calibrated scores of the labels whose raw similarities are given (see MatcherSettings)."""
+        return softmax_with_none(
+            similarities, self.settings.calibration_temperature, self.settings.calibration_none_similarity
+        )
 
     def match(self, text: str, language: str = DEFAULT_LANGUAGE) -> MatchResult:
         return self.match_words(normaliser_for(language).norms(text), language)
@@ -144,26 +152,70 @@ class Matcher:
             language=language,
             words=tuple(repaired),
             repairs=repairs,
-            ranking=self._rank([self._candidate(hit) for hit in hits]),
+            ranking=self._rank(hits, self._informative(repaired, language)),
             suggest_threshold=self.settings.suggest_threshold,
             max_candidates=self.settings.max_candidates,
         )
 
-    def _rank(self, candidates: list[Candidate]) -> tuple[Candidate, ...]:
-        """Best score first, except that courtesy intents give way to any FAQ entry worth suggesting."""
-        if not any(c.is_faq and c.score >= self.settings.suggest_threshold for c in candidates):
-            return tuple(candidates)
-        courtesy = [c for c in candidates if c.label in self.settings.courtesy_intents]
-        return tuple([c for c in candidates if c.label not in self.settings.courtesy_intents] + courtesy)
+    def _informative(self, words: Sequence[str], language: str) -> frozenset[str]:
+        normaliser = normaliser_for(language)
+        return frozenset(w for w in words if not normaliser.is_stop(w) and w in self.index.vocabulary)
 
-    def _candidate(self, hit: Hit) -> Candidate:
+    def _share_when_vague(self, candidates: list[Candidate], informative: frozenset[str]) -> list[Candidate]:
+        """Share a short message's score among the labels whose phrasings use all of its words."""
+        if not informative or len(informative) > self.settings.vague_max_words:
+            return candidates
+        uses = {
+            c.label: sum(informative <= words for words in self.index.label_phrasing_words[c.label])
+            for c in candidates
+            if c.score > 0
+        }
+        covering = [c for c in candidates if uses.get(c.label)]
+        if len(covering) < 2 or candidates[0] not in covering:
+            return candidates
+        mass, total_uses = sum(c.score for c in covering), sum(uses[c.label] for c in covering)
+        shared = {c.label: mass * uses[c.label] / total_uses for c in covering}
+        return sorted(
+            (replace(c, score=shared.get(c.label, c.score)) for c in candidates), key=lambda c: c.score, reverse=True
+        )
+
+    def _rank(self, hits: list[Hit], informative: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
+        """Best score first; courtesy intents give way to any FAQ entry worth suggesting.
+
+        When they give way they leave the softmax too (score 0, similarity kept as evidence):
+        "hi, where is my parcel?" is as much about the parcel as "where is my parcel?".
+        """
+        candidates = [
+            self._candidate(h, s) for h, s in zip(hits, self.calibrate([h.similarity for h in hits]), strict=True)
+        ]
+        courtesy = self.settings.courtesy_intents
+        if not any(c.label in courtesy for c in candidates) or not any(
+            c.is_faq and c.score >= self.settings.suggest_threshold for c in candidates
+        ):
+            return tuple(self._share_when_vague(candidates, informative))
+        questions = [h for h in hits if h.label not in courtesy]
+        scores = self.calibrate([h.similarity for h in questions])
+        ranked = [self._candidate(h, s) for h, s in zip(questions, scores, strict=True)]
+        return tuple(
+            self._share_when_vague(ranked, informative) + [self._candidate(h, 0.0) for h in hits if h.label in courtesy]
+        )
+
+    def _candidate(self, hit: Hit, score: float) -> Candidate:
         return Candidate(
             label=hit.label,
             is_faq=hit.label in self._faq_ids,
-            score=self.calibrate(hit.similarity),
+            score=score,
             similarity=hit.similarity,
             phrasing=hit.phrasing,
         )
+
+
+def softmax_with_none(similarities: Sequence[float], temperature: float, none_similarity: float) -> list[float]:
+    """Each label's share of exp(similarity / T), with "none of them" competing at `none_similarity`."""
+    top = max([*similarities, none_similarity])
+    weights = [math.exp((s - top) / temperature) for s in similarities]
+    total = math.exp((none_similarity - top) / temperature) + sum(weights)
+    return [w / total for w in weights]
 
 
 def _phrasing(label: str, text: str, language: str) -> Phrasing:
