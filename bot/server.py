@@ -13,6 +13,8 @@ import sys
 
 from rasa.core.run import serve_application
 from rasa.core.utils import AvailableEndpoints
+from rasa.utils.common import configure_logging_and_warnings
+from rasa.utils.log_utils import configure_structlog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(token) < 16:
         print("SUPPORTBOT_API_TOKEN is missing or shorter than 16 characters; the HTTP API needs it.", file=sys.stderr)
         return 2
-    logging.basicConfig(level=os.environ.get("SUPPORTBOT_LOG_LEVEL", "INFO"))
+    level = logging.getLevelName(os.environ.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper())
+    if not isinstance(level, int):
+        print("SUPPORTBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR.", file=sys.stderr)
+        return 2
+    # What `rasa run` does with --debug/--verbose, here from the environment.
+    configure_logging_and_warnings(level)
+    configure_structlog(level)
     serve_application(
         model_path=args.model,
         credentials=args.credentials,
