@@ -162,3 +162,31 @@ def test_a_broken_edit_changes_nothing_and_is_reported(bot, knowledge):
 def test_a_1mb_message_gets_an_answer_not_a_crash(bot):
     replies = bot.say("refund " * 150_000, new_sender())
     assert replies and all("text" in r for r in replies)
+
+
+def test_messages_in_flight_during_reloads_are_all_answered(bot, knowledge):
+    """Edits land while customers are talking: every message still gets one whole answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = bot.faq / "returns.yml"
+    original = path.read_text()
+    old_answer = knowledge.answer("returns.policy", "en")
+    stop = time.monotonic() + 4.0
+
+    def customer(number: int) -> list[str]:
+        answers = []
+        while time.monotonic() < stop:
+            answers.append(answer_text(bot.say("how long do i have to retrun somethng", f"inflight-{number}")))
+        return answers
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(customer, n) for n in range(4)]
+            for version in range(6):
+                time.sleep(0.5)
+                path.write_text(original.replace("Return policy", f"Return policy v{version}"))
+            answers = [a for f in futures for a in f.result()]
+    finally:
+        path.write_text(original)
+    assert len(answers) >= 8
+    assert all(a == old_answer for a in answers), {a[:60] for a in answers if a != old_answer}
