@@ -90,3 +90,19 @@ def test_missing_english_answer(tmp_path):
         {"facts.yml": FACTS, "returns.yml": ENTRY.replace("      en: Return within", "      ms: Pulangkan dalam")},
     )
     assert any("'answer' needs an 'en' text" in p for p in problems(tmp_path))
+
+
+SYNONYMS = "version: 1\nsynonyms:\n  en:\n    order: [parcel, package]\n    refund: [money back]\n"
+
+
+def test_synonyms_are_loaded_per_language(tmp_path):
+    kb = load_knowledge_base(
+        write(tmp_path, {"facts.yml": FACTS, "returns.yml": ENTRY, "synonyms.yml": SYNONYMS})
+    ).knowledge
+    assert kb.synonyms["en"]["order"] == ("parcel", "package")
+
+
+def test_a_word_in_two_synonym_groups_is_an_error(tmp_path):
+    clash = SYNONYMS + "    delivery: [parcel]\n"
+    write(tmp_path, {"facts.yml": FACTS, "returns.yml": ENTRY, "synonyms.yml": clash})
+    assert any("'parcel' is in the en synonyms of both 'order' and 'delivery'" in p for p in problems(tmp_path))

@@ -78,13 +78,14 @@ def load_knowledge_base(folder: str | Path) -> LoadResult:
     digest = hashlib.sha256()
     entries: dict[str, FaqEntry] = {}
     facts: dict[str, tuple[FactValue, Location]] = {}
+    synonyms: dict[str, dict[str, tuple[str, ...]]] = {}
     for path in files:
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw)
         parsed, document = _parse_yaml(path, raw, problems)
         if not parsed:
             continue
-        for entry in _read_file(path, document, facts, problems):
+        for entry in _read_file(path, document, facts, synonyms, problems):
             if entry.id in entries:
                 problems.append(
                     Problem(entry.location, f"duplicate id {entry.id!r}, first defined at {entries[entry.id].location}")
@@ -101,6 +102,7 @@ def load_knowledge_base(folder: str | Path) -> LoadResult:
         entries=entries,
         facts={name: value for name, (value, _) in facts.items()},
         fingerprint=digest.hexdigest()[:16],
+        synonyms=synonyms,
     )
     return LoadResult(knowledge, [p for p in problems if p.severity == "warning"])
 
@@ -130,24 +132,32 @@ def _line(node: Any, key: Any = None) -> int:
 
 
 def _read_file(
-    path: Path, document: Any, facts: dict[str, tuple[FactValue, Location]], problems: list[Problem]
+    path: Path,
+    document: Any,
+    facts: dict[str, tuple[FactValue, Location]],
+    synonyms: dict[str, dict[str, tuple[str, ...]]],
+    problems: list[Problem],
 ) -> Iterable[FaqEntry]:
     here = Location(str(path), 1)
     if document is None:
         problems.append(Problem(here, "the file is empty"))
         return []
     if not isinstance(document, Mapping):
-        problems.append(Problem(here, "expected a mapping with 'version' and 'entries' or 'facts'"))
+        problems.append(Problem(here, "expected a mapping with 'version' and 'entries', 'facts' or 'synonyms'"))
         return []
     if document.get("version") != SCHEMA_VERSION:
         problems.append(
             Problem(Location(str(path), _line(document, "version") or 1), f"'version: {SCHEMA_VERSION}' is required")
         )
-    unknown = set(document) - {"version", "entries", "facts"}
+    unknown = set(document) - {"version", "entries", "facts", "synonyms"}
     for key in sorted(map(str, unknown)):
-        problems.append(Problem(Location(str(path), _line(document, key)), _unknown_key(key, ("entries", "facts"))))
+        problems.append(
+            Problem(Location(str(path), _line(document, key)), _unknown_key(key, ("entries", "facts", "synonyms")))
+        )
     if "facts" in document:
         _read_facts(path, document["facts"], facts, problems)
+    if "synonyms" in document:
+        _read_synonyms(path, document["synonyms"], synonyms, problems)
     raw_entries = document.get("entries", [])
     if raw_entries is None or not isinstance(raw_entries, list):
         problems.append(Problem(Location(str(path), _line(document, "entries")), "'entries' must be a list"))
@@ -183,6 +193,42 @@ def _read_facts(path: Path, raw: Any, facts: dict[str, tuple[FactValue, Location
             facts[name] = (str(value), where)
         else:
             problems.append(Problem(where, f"fact {name!r} must be text, a number or a mapping per language"))
+
+
+def _read_synonyms(
+    path: Path, raw: Any, synonyms: dict[str, dict[str, tuple[str, ...]]], problems: list[Problem]
+) -> None:
+    """`synonyms: {language: {canonical: [variant, …]}}`; a word may belong to one group only."""
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(Location(str(path), 1), "'synonyms' must be a mapping of language to groups"))
+        return
+    for language, groups in raw.items():
+        where = Location(str(path), _line(raw, language))
+        if language not in LANGUAGES:
+            problems.append(Problem(where, f"unknown language {language!r} in 'synonyms'"))
+            continue
+        if not isinstance(groups, Mapping):
+            problems.append(Problem(where, f"synonyms of {language!r} must map a word to a list of variants"))
+            continue
+        owner: dict[str, str] = {
+            w.lower(): canonical for canonical, variants in synonyms.get(language, {}).items() for w in variants
+        }
+        for canonical, variants in groups.items():
+            here = Location(str(path), _line(groups, canonical))
+            if not isinstance(variants, list) or not all(isinstance(v, str) and v.strip() for v in variants):
+                problems.append(Problem(here, f"synonyms of {canonical!r} must be a list of words"))
+                continue
+            for word in [str(canonical), *variants]:
+                first = owner.setdefault(word.lower(), str(canonical))
+                if first != canonical:
+                    problems.append(
+                        Problem(
+                            here,
+                            f"{word!r} is in the {language} synonyms of both {first!r} and "
+                            f"{canonical!r}; a word can mean one thing only",
+                        )
+                    )
+            synonyms.setdefault(str(language), {})[str(canonical)] = tuple(v.strip() for v in variants)
 
 
 def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | None:

@@ -58,10 +58,13 @@ class KnowledgeBase:
     entries: Mapping[str, FaqEntry]
     facts: Mapping[str, FactValue]
     fingerprint: str  # hash of the files' contents: equal fingerprints, equal knowledge
+    # language -> canonical word -> the variants customers write instead ("order": ["parcel", …])
+    synonyms: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
         object.__setattr__(self, "facts", MappingProxyType(dict(self.facts)))
+        object.__setattr__(self, "synonyms", MappingProxyType(dict(self.synonyms)))
 
     def fact(self, name: str, language: str) -> str:
         """A fact's text in `language`, English when that language has none."""

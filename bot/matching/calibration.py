@@ -62,7 +62,8 @@ def held_out_samples(
             kept_intents[intent] = [t for i, t in enumerate(texts) if i % folds != fold]
             held_out += [(t, "en", intent) for i, t in enumerate(texts) if i % folds == fold]
         held_out += [(t, "en", None) for i, t in enumerate(out_of_scope) if i % folds == fold]
-        matcher = Matcher(KnowledgeBase(entries, knowledge.facts, knowledge.fingerprint), kept_intents, settings)
+        kept_knowledge = KnowledgeBase(entries, knowledge.facts, knowledge.fingerprint, knowledge.synonyms)
+        matcher = Matcher(kept_knowledge, kept_intents, settings)
         for text, language, right in held_out:
             ranking = matcher.match(text, language).ranking
             samples.append(Sample(tuple(c.label for c in ranking), tuple(c.similarity for c in ranking), right))

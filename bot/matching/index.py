@@ -62,7 +62,12 @@ def _identity(words: Sequence[str]) -> Sequence[str]:
 class PhrasingIndex:
     """Immutable once built; safe to query from several threads."""
 
-    def __init__(self, phrasings: Sequence[Phrasing], settings: IndexSettings = IndexSettings()) -> None:
+    def __init__(
+        self,
+        phrasings: Sequence[Phrasing],
+        settings: IndexSettings = IndexSettings(),
+        extra_vocabulary: frozenset[str] = frozenset(),
+    ) -> None:
         if not phrasings:
             raise ValueError("cannot build an index without phrasings")
         self.settings = settings
@@ -81,7 +86,9 @@ class PhrasingIndex:
             words_of.setdefault(p.label, []).append(frozenset(p.words))
         # Each label's phrasings as word sets: to tell how typical a short message's words are of a label.
         self.label_phrasing_words: dict[str, tuple[frozenset[str], ...]] = {k: tuple(v) for k, v in words_of.items()}
-        self._vocabulary_list = sorted(self.vocabulary)
+        # Typos are repaired towards the phrasings' words and the synonyms' variants.
+        self._repair_targets = self.vocabulary | extra_vocabulary
+        self._vocabulary_list = sorted(self._repair_targets)
         self._stop_words = frozenset(w for p in self.phrasings for w, s in zip(p.words, p.stop, strict=True) if s)
         self._word_vectoriser = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm=None, lowercase=False)
         self._char_vectoriser = TfidfVectorizer(
@@ -116,7 +123,7 @@ class PhrasingIndex:
 
     def _repair(self, word: str) -> tuple[str, float]:
         """The vocabulary word closest to `word`, with the rapidfuzz ratio; `word` itself if none is close."""
-        if word in self.vocabulary or len(word) < self.settings.typo_min_length or not word.isalpha():
+        if word in self._repair_targets or len(word) < self.settings.typo_min_length or not word.isalpha():
             return word, 100.0
         best = process.extractOne(
             word, self._vocabulary_list, scorer=fuzz.ratio, score_cutoff=self.settings.typo_cutoff

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.matching.index import Hit, IndexSettings, Phrasing, PhrasingIndex
 from bot.matching.normalise import normaliser_for
+from bot.matching.synonyms import SynonymMap
 
 FAQ_INTENT = "faq"  # the intent every FAQ match is classified as; the entry id says which
 
@@ -116,17 +117,21 @@ class Matcher:
     ) -> None:
         self.knowledge = knowledge
         self.settings = settings
+        self._synonyms = {language: SynonymMap(groups, language) for language, groups in knowledge.synonyms.items()}
         phrasings = [
-            _phrasing(entry.id, text, language)
+            self._phrasing(entry.id, text, language)
             for entry in knowledge.entries.values()
             for language, texts in entry.questions.items()
             for text in texts
         ]
         phrasings += [
-            _phrasing(intent, text, DEFAULT_LANGUAGE) for intent, texts in intent_examples.items() for text in texts
+            self._phrasing(intent, text, DEFAULT_LANGUAGE)
+            for intent, texts in intent_examples.items()
+            for text in texts
         ]
         self._faq_ids = frozenset(knowledge.entries)
-        self.index = PhrasingIndex(phrasings, settings.index)
+        extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
+        self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra)
 
     def calibrate(self, similarities: Sequence[float]) -> list[float]:
         """Calibrated scores of the labels whose raw similarities are given (see MatcherSettings)."""
@@ -147,6 +152,8 @@ class Matcher:
             repaired.append(fixed)
             if fixed != word:
                 repairs[word] = fixed
+        if language in self._synonyms:
+            repaired = list(self._synonyms[language].apply(repaired))
         hits = self.index.search(repaired, self.settings.search_limit)
         return MatchResult(
             language=language,
@@ -200,6 +207,13 @@ class Matcher:
             self._share_when_vague(ranked, informative) + [self._candidate(h, 0.0) for h in hits if h.label in courtesy]
         )
 
+    def _phrasing(self, label: str, text: str, language: str) -> Phrasing:
+        normaliser = normaliser_for(language)
+        words = tuple(normaliser.norms(text))
+        if language in self._synonyms:
+            words = self._synonyms[language].apply(words)
+        return Phrasing(label=label, text=text, words=words, stop=tuple(normaliser.is_stop(w) for w in words))
+
     def _candidate(self, hit: Hit, score: float) -> Candidate:
         return Candidate(
             label=hit.label,
@@ -216,9 +230,3 @@ def softmax_with_none(similarities: Sequence[float], temperature: float, none_si
     weights = [math.exp((s - top) / temperature) for s in similarities]
     total = math.exp((none_similarity - top) / temperature) + sum(weights)
     return [w / total for w in weights]
-
-
-def _phrasing(label: str, text: str, language: str) -> Phrasing:
-    normaliser = normaliser_for(language)
-    words = tuple(normaliser.norms(text))
-    return Phrasing(label=label, text=text, words=words, stop=tuple(normaliser.is_stop(w) for w in words))
