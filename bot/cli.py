@@ -155,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KnowledgeBaseError, EvalFileError, ConfigError) as error:
         print(f"supportbot: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":
