@@ -14,6 +14,7 @@ the knowledge base uses.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -107,6 +108,13 @@ class PhrasingIndex:
         centroids = normalize(sp.csr_matrix(self._sum_rows_per_label(matrix)))
         self._centroids_t = centroids.T.tocsr()
         self.repair = lru_cache(maxsize=65536)(self._repair)
+        # For `query_features`: the same weights as `vector`, read straight from the fitted vectorisers.
+        self._word_columns: dict[str, int] = self._word_vectoriser.vocabulary_
+        self._word_weights = self._word_vectoriser.idf_ * self._word_scale
+        self._char_columns: dict[str, int] = self._char_vectoriser.vocabulary_
+        self._char_idf = self._char_vectoriser.idf_
+        self._char_ngrams = self._char_vectoriser.build_analyzer()
+        self._char_offset = len(self._word_columns)
 
     def _combine(self, word_matrix: sp.spmatrix, char_matrix: sp.spmatrix) -> sp.csr_matrix:
         word_matrix = normalize(sp.csr_matrix(word_matrix).multiply(self._word_scale).tocsr())
@@ -131,20 +139,64 @@ class PhrasingIndex:
         return (best[0], float(best[1])) if best else (word, 100.0)
 
     def vector(self, words: Sequence[str]) -> sp.csr_matrix:
+        """A message as a row of the phrasing matrix (the reference that `query_features` must equal)."""
         word_matrix = self._word_vectoriser.transform([list(words)])
         char_matrix = self._char_vectoriser.transform([" ".join(words)])
         return self._combine(word_matrix, char_matrix)
+
+    def query_features(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, weights) of `vector(words)`, computed in plain Python: scikit-learn's and SciPy's
+        per-call overhead is most of a message's matching time."""
+        blocks = (
+            (
+                Counter(w for w in words if w in self._word_columns),
+                self._word_columns,
+                self._word_weights,
+                0,
+                self.settings.word_weight,
+            ),
+            (
+                Counter(g for g in self._char_ngrams(" ".join(words)) if g in self._char_columns),
+                self._char_columns,
+                self._char_idf,
+                self._char_offset,
+                1.0 - self.settings.word_weight,
+            ),
+        )
+        columns: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for counts, vocabulary, idf, offset, share in blocks:
+            if not counts:
+                continue
+            block_columns = np.fromiter((vocabulary[f] for f in counts), dtype=np.int64, count=len(counts))
+            block_weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * idf[block_columns]
+            norm = np.linalg.norm(block_weights)
+            if norm > 0:
+                columns.append(block_columns + offset)
+                weights.append(block_weights / norm * np.sqrt(share))
+        if not columns:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        return np.concatenate(columns), np.concatenate(weights)
+
+    @staticmethod
+    def _dot(matrix_t: sp.csr_matrix, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Similarity of every row to the query: the posting lists of the query's features, summed."""
+        indptr, indices, data = matrix_t.indptr, matrix_t.indices, matrix_t.data
+        spans = [(indptr[c], indptr[c + 1]) for c in columns]
+        rows = np.concatenate([indices[a:b] for a, b in spans])
+        values = np.concatenate([data[a:b] * w for (a, b), w in zip(spans, weights, strict=True)])
+        return np.bincount(rows, weights=values, minlength=matrix_t.shape[1])
 
     def search(self, words: Sequence[str], limit: int = 5) -> list[Hit]:
         """The `limit` labels most similar to a message's normalised words, best first."""
         if not words:
             return []
-        query = self.vector(words)
-        if query.nnz == 0:
+        columns, weights = self.query_features(words)
+        if not len(columns):
             return []
-        row_similarity = np.asarray((query @ self._rows_t).todense()).ravel()
+        row_similarity = self._dot(self._rows_t, columns, weights)
         nearest = np.maximum.reduceat(row_similarity, self._starts)
-        centroid = np.asarray((query @ self._centroids_t).todense()).ravel()
+        centroid = self._dot(self._centroids_t, columns, weights)
         a = self.settings.nearest_weight
         combined = a * nearest + (1 - a) * centroid
         top = np.argsort(-combined)[:limit]
