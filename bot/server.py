@@ -16,6 +16,8 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
+from bot import rasa_patches
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the support bot's Rasa server.")
@@ -36,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     # What `rasa run` does with --debug/--verbose, here from the environment.
     configure_logging_and_warnings(level)
     configure_structlog(level)
+    rasa_patches.apply()
     serve_application(
         model_path=args.model,
         credentials=args.credentials,

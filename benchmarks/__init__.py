@@ -1,0 +1,1 @@
+"""The benchmark suite: `make bench` (`python -m benchmarks.run`) measures ours against Rasa's default pipeline."""
