@@ -39,7 +39,7 @@ lint: install
 	$(BIN)/supportbot faq lint
 
 bench: $(MODEL)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)
 
 # Re-resolve the pins from pyproject.toml's ranges into requirements.lock.
 lock:
