@@ -43,6 +43,14 @@ def _pick(settings_class: type, entry: dict[str, Any], skip: tuple[str, ...] = (
     return {k: v for k, v in entry.items() if k in names}
 
 
+def matcher_settings(classifier: dict[str, Any]) -> MatcherSettings:
+    """The matcher's settings from the classifier's entry in `config.yml` (missing keys: defaults)."""
+    picked = _pick(MatcherSettings, classifier, skip=("index",))
+    if "courtesy_intents" in picked:
+        picked["courtesy_intents"] = tuple(picked["courtesy_intents"])
+    return MatcherSettings(index=IndexSettings(**_pick(IndexSettings, classifier)), **picked)
+
+
 def read_pipeline_config(path: str | Path = "config.yml") -> PipelineConfig:
     path = Path(path)
     try:
@@ -52,10 +60,7 @@ def read_pipeline_config(path: str | Path = "config.yml") -> PipelineConfig:
     pipeline = document.get("pipeline") or []
     classifier = _component(pipeline, CLASSIFIER, path)
     fallback = _component(pipeline, FALLBACK, path)
-    picked = _pick(MatcherSettings, classifier, skip=("index",))
-    if "courtesy_intents" in picked:
-        picked["courtesy_intents"] = tuple(picked["courtesy_intents"])
-    matcher = MatcherSettings(index=IndexSettings(**_pick(IndexSettings, classifier)), **picked)
+    matcher = matcher_settings(classifier)
     base = path.parent
     return PipelineConfig(
         faq_path=base / classifier.get("faq_path", "faq"),

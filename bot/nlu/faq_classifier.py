@@ -32,6 +32,7 @@ from bot.matching.index import IndexSettings
 from bot.matching.live import live_matcher
 from bot.matching.matcher import Matcher, MatcherSettings
 from bot.names import FAQ_KEY, LANGUAGE_KEY, MATCH_KEY
+from bot.pipeline_config import matcher_settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> FuzzyFaqClassifier:
-        settings = settings_from_config(config)
+        settings = matcher_settings(config)
         live = live_matcher(Path(config["faq_path"]), Path(config["nlu_path"]), settings, config["reload_interval"])
         return cls(config, live.start())
 
@@ -99,10 +100,3 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
     def process_training_data(self, training_data: Any) -> Any:
         return training_data
 
-
-def settings_from_config(config: dict[str, Any]) -> MatcherSettings:
-    """The matcher's settings from this component's entry in `config.yml`."""
-    index = IndexSettings(**{f.name: config[f.name] for f in fields(IndexSettings)})
-    return MatcherSettings(
-        index=index, **{f.name: config[f.name] for f in fields(MatcherSettings) if f.name != "index"}
-    )
