@@ -37,9 +37,18 @@ MISSES_BEFORE_WAYS_FORWARD = 2  # "I don't know" this many times in a row -> off
 
 
 def language_of(tracker: Tracker) -> str:
-    """The language of the latest message, else the conversation's, else English."""
-    faq = tracker.latest_message.get(FAQ_KEY) or {}
-    return faq.get("language") or tracker.get_slot(SLOT_LANGUAGE) or DEFAULT_LANGUAGE
+    """The conversation's language: the slot the language detector fills on every message."""
+    return tracker.get_slot(SLOT_LANGUAGE) or DEFAULT_LANGUAGE
+
+
+def response_text(domain: dict[str, Any], name: str, language: str, default: str) -> str:
+    """A response's text in `language`: its variant conditioned on that language, else the plain one."""
+    variants = domain.get("responses", {}).get(name, [])
+    for variant in variants:
+        if any(c.get("name") == SLOT_LANGUAGE and c.get("value") == language for c in variant.get("condition", [])):
+            return variant.get("text", default)
+    plain = [v for v in variants if not v.get("condition")]
+    return plain[0].get("text", default) if plain else default
 
 
 def facts_for(knowledge: KnowledgeBase, language: str) -> dict[str, str]:
@@ -71,12 +80,12 @@ class ActionAnswerFaq(Action):
         if entry_id not in knowledge.entries:
             logger.warning("no FAQ entry %r to answer with", entry_id)
             dispatcher.utter_message(response="utter_answer_unavailable")
-            return [SlotSet(SLOT_LANGUAGE, language)]
+            return []
         dispatcher.utter_message(text=knowledge.answer(entry_id, language))
         if knowledge.entries[entry_id].handoff:
             dispatcher.utter_message(response="utter_contact_a_person", **facts_for(knowledge, language))
         dispatcher.utter_message(response="utter_ask_helpful")
-        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_MISSES, 0.0), SlotSet(SLOT_LANGUAGE, language)]
+        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_MISSES, 0.0)]
 
 
 class ActionFaqFallback(Action):
@@ -92,15 +101,13 @@ class ActionFaqFallback(Action):
         candidates = [
             c for c in (tracker.latest_message.get(FAQ_KEY) or {}).get("candidates", []) if c["id"] in knowledge.entries
         ]
-        events: list[EventType] = [SlotSet(SLOT_LANGUAGE, language), SlotSet(SLOT_LAST_FAQ, None)]
+        events: list[EventType] = [SlotSet(SLOT_LAST_FAQ, None)]
         if intent == INTENT_NLU_FALLBACK and candidates:
             buttons = [
                 {"title": knowledge.entries[c["id"]].title_in(language), "payload": suggestion_payload(c["id"])}
                 for c in candidates
             ]
-            none_title = (
-                domain.get("responses", {}).get("utter_none_of_these_button", [{}])[0].get("text", "None of these")
-            )
+            none_title = response_text(domain, "utter_none_of_these_button", language, "None of these")
             buttons.append({"title": none_title, "payload": f"/{INTENT_NONE_OF_THESE}"})
             dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
             return events
@@ -147,4 +154,4 @@ class ActionOfferContact(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
         dispatcher.utter_message(response="utter_contact_a_person", **facts_for(services.knowledge(), language))
-        return [SlotSet(SLOT_LANGUAGE, language)]
+        return []

@@ -126,7 +126,7 @@ def write_faq_project(folder: Path, faq_path: Path = ROOT / "faq", nlu_path: Pat
     and UnexpecTED have stories to learn from, as in any project `rasa init` starts.
     """
     knowledge = load_knowledge_base(faq_path).knowledge
-    intents = load_intent_examples(nlu_path)
+    intents = load_intent_examples(nlu_path)["en"]  # the comparison is in English
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
     (folder / "config.yml").write_text(DEFAULT_CONFIG)

@@ -12,9 +12,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.evaluation import EvalFileError, evaluate, load_cases
+from bot.evaluation import EvalFileError, Report, evaluate, load_cases
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
+from bot.knowledge.response_translations import missing_response_translations
+from bot.language.detection import LanguageDetector
 from bot.matching.calibration import calibrate
 from bot.matching.decision import decide
 from bot.matching.matcher import Matcher
@@ -37,6 +39,8 @@ def cmd_faq_lint(args: argparse.Namespace) -> int:
         problems, entries = result.warnings, len(result.knowledge.entries)
     except KnowledgeBaseError as error:
         problems, entries = error.problems, None
+    if Path(args.domain).exists():
+        problems = problems + missing_response_translations(args.domain)
     errors = [p for p in problems if p.severity == "error"]
     if args.json:
         print(
@@ -67,27 +71,54 @@ def cmd_faq_eval(args: argparse.Namespace) -> int:
     """Accuracy of the knowledge base on a YAML file of {text, lang, expect} cases."""
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
-    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
-    report = evaluate(matcher, load_cases(args.file), config.fallback)
+    intents = load_intent_examples(config.nlu_path)
+    matcher = Matcher(knowledge, intents, config.matcher)
+    detector = None if args.given_language else LanguageDetector.for_knowledge(knowledge, intents, config.detector)
+    report = evaluate(matcher, load_cases(args.file), config.fallback, detector)
+    accuracy = report.accuracy_by_language()["all"]["accuracy"] if report.results else 0.0
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
-        return EXIT_OK
-    print(f"{'language':<10}{'cases':>7}{'accuracy':>10}{'suggested':>11}")
+    else:
+        _print_report(report)
+    if args.min_accuracy is not None and accuracy < args.min_accuracy:
+        print(f"supportbot: accuracy {accuracy:.1%} is below --min-accuracy {args.min_accuracy:.1%}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+def _print_report(report: Report) -> None:
+    columns = (
+        "cases",
+        "accuracy",
+        "suggested",
+        "top1",
+        "among_candidates",
+        "out_of_scope_answered",
+        "language_detected",
+    )
+    titles = ("cases", "answered", "suggested", "top-1", "in buttons", "oos answered", "language")
+    print(f"{'language':<10}" + "".join(f"{t:>14}" for t in titles))
     for lang, row in report.accuracy_by_language().items():
-        print(f"{lang:<10}{row['cases']:>7}{row['accuracy']:>10.1%}{row['suggested']:>11.1%}")
+        cells = [
+            f"{row[c]:>14}" if c == "cases" else f"{'-' if row[c] is None else f'{row[c]:.1%}':>14}" for c in columns
+        ]
+        print(f"{lang:<10}" + "".join(cells))
     if report.confusions():
         print("\nconfusions (expected -> got: count)")
         for expected, got, count in report.confusions():
             print(f"  {expected} -> {got}: {count}")
-    return EXIT_OK
 
 
 def cmd_faq_match(args: argparse.Namespace) -> int:
     """Show how one message is matched: scores, nearest phrasings, typo repairs, decision."""
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
-    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
-    result = matcher.match(args.text, args.lang)
+    intents = load_intent_examples(config.nlu_path)
+    matcher = Matcher(knowledge, intents, config.matcher)
+    language = (
+        args.lang or LanguageDetector.for_knowledge(knowledge, intents, config.detector).detect(args.text).language
+    )
+    result = matcher.match(args.text, language)
     decision = decide(result, config.fallback)
     print(
         json.dumps(
@@ -134,13 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = add("lint", cmd_faq_lint, "check faq/ for errors and warnings (exit 1 on errors)")
     lint.add_argument("--json", action="store_true", help="machine-readable output")
+    lint.add_argument("--domain", default="domain.yml", help="Rasa domain whose responses are checked for translations")
     evaluation = add("eval", cmd_faq_eval, "accuracy per language on a file of test cases")
     evaluation.add_argument("file", help="YAML file of {text, lang, expect} cases")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
     evaluation.add_argument("--config", default="config.yml", help="Rasa config with the thresholds")
+    evaluation.add_argument(
+        "--given-language", action="store_true", help="match in each case's lang instead of detecting it"
+    )
+    evaluation.add_argument(
+        "--min-accuracy", type=float, help="exit 1 when the overall share answered right is below this (0-1)"
+    )
     match = add("match", cmd_faq_match, "explain how one message is matched")
     match.add_argument("text", help="the customer's message")
-    match.add_argument("--lang", default="en", help="language code (en, ms, id, tl, vi)")
+    match.add_argument("--lang", help="language code (en, ms, id, tl, vi); detected when not given")
     match.add_argument("--config", default="config.yml", help="Rasa config with the thresholds")
     calibration = add("calibrate", cmd_faq_calibrate, "fit the score calibration for config.yml")
     calibration.add_argument("--folds", type=int, default=10, help="cross-validation folds")

@@ -18,6 +18,7 @@ INTENT_DENY = "deny"
 
 # Entities
 ENTITY_FAQ_ID = "faq_id"  # set by a "did you mean" button's payload
+ENTITY_LANGUAGE = "language"  # set by the language detector on every message; fills the language slot
 
 # Slots
 SLOT_LANGUAGE = "language"

@@ -11,10 +11,12 @@ from typing import Any
 
 import yaml
 
+from bot.language.detection import DetectorSettings
 from bot.matching.decision import FallbackThresholds
 from bot.matching.index import IndexSettings
 from bot.matching.matcher import MatcherSettings
 
+DETECTOR = "bot.nlu.language_detector.LanguageDetectorComponent"
 CLASSIFIER = "bot.nlu.faq_classifier.FuzzyFaqClassifier"
 FALLBACK = "FallbackClassifier"
 
@@ -29,6 +31,7 @@ class PipelineConfig:
     nlu_path: Path
     matcher: MatcherSettings
     fallback: FallbackThresholds
+    detector: DetectorSettings
 
 
 def _component(pipeline: list[dict[str, Any]], name: str, path: Path) -> dict[str, Any]:
@@ -51,6 +54,11 @@ def matcher_settings(classifier: dict[str, Any]) -> MatcherSettings:
     return MatcherSettings(index=IndexSettings(**_pick(IndexSettings, classifier)), **picked)
 
 
+def detector_settings(detector: dict[str, Any]) -> DetectorSettings:
+    """The language detector's settings from its entry in `config.yml` (missing keys: defaults)."""
+    return DetectorSettings(**_pick(DetectorSettings, detector))
+
+
 def read_pipeline_config(path: str | Path = "config.yml") -> PipelineConfig:
     path = Path(path)
     try:
@@ -67,4 +75,5 @@ def read_pipeline_config(path: str | Path = "config.yml") -> PipelineConfig:
         nlu_path=base / classifier.get("nlu_path", "data/nlu"),
         matcher=matcher,
         fallback=FallbackThresholds(**_pick(FallbackThresholds, fallback)),
+        detector=detector_settings(_component(pipeline, DETECTOR, path)),
     )

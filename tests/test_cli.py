@@ -65,3 +65,26 @@ def test_eval_json_reports_accuracy_per_language(tmp_path):
 def test_eval_on_a_missing_file_is_one_clear_line(capsys):
     assert main(["faq", "eval", "no-such-file.yml", "--config", str(ROOT / "config.yml")]) == 1
     assert capsys.readouterr().err.strip() == "supportbot: no-such-file.yml: no such file"
+
+
+def test_lint_reports_a_response_without_a_translation(tmp_path, capsys):
+    domain = (ROOT / "domain.yml").read_text()
+    start = domain.index("  utter_goodbye:")
+    end = domain.index("  utter_you_are_welcome:")
+    english_only = domain[:start] + '  utter_goodbye:\n    - text: "Goodbye!"\n' + domain[end:]
+    (tmp_path / "domain.yml").write_text(english_only)
+    assert main(["faq", "lint", "--faq", str(ROOT / "faq"), "--domain", str(tmp_path / "domain.yml")]) == 0
+    out = capsys.readouterr().out
+    assert "response 'utter_goodbye' has no ms, id, tl, vi variant" in out
+    assert "1 warning(s)" in out
+
+
+def test_eval_fails_below_the_minimum_accuracy(tmp_path):
+    cases = tmp_path / "cases.yml"
+    cases.write_text(
+        "cases:\n"
+        '  - {text: "how do i return an item", lang: en, expect: returns.how_to}\n'
+        '  - {text: "how do i return an item", lang: en, expect: orders.cancel}\n'
+    )
+    assert main(["faq", "eval", str(cases), "--config", str(ROOT / "config.yml"), "--min-accuracy", "0.5"]) == 0
+    assert main(["faq", "eval", str(cases), "--config", str(ROOT / "config.yml"), "--min-accuracy", "0.6"]) == 1

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
+from tests.conftest import ROOT
 
 FACTS = "version: 1\nfacts:\n  return_window_days: 30\n  support_hours:\n    en: 9 to 6\n"
 ENTRY = """\
@@ -72,8 +73,23 @@ def test_same_question_in_two_entries(tmp_path):
 def test_few_phrasings_is_a_warning_not_an_error(tmp_path):
     write(tmp_path, {"facts.yml": FACTS, "returns.yml": ENTRY.replace("[a, b, c, d, e, f, g, h]", "[a, b]")})
     result = load_knowledge_base(tmp_path)
-    assert [w.severity for w in result.warnings] == ["warning"]
-    assert "only 2 en questions" in str(result.warnings[0])
+    assert all(w.severity == "warning" for w in result.warnings)
+    assert any("only 2 en questions" in str(w) for w in result.warnings)
+
+
+def test_a_missing_translation_is_a_warning_and_falls_back_to_english(tmp_path):
+    write(tmp_path, {"facts.yml": FACTS, "returns.yml": ENTRY})
+    result = load_knowledge_base(tmp_path)
+    missing = sorted(str(w) for w in result.warnings if "translation" in str(w))
+    assert len(missing) == 2
+    assert "facts.yml:4" in missing[0] and "'support_hours': no complete ms, id, tl, vi translation" in missing[0]
+    assert "returns.policy: no complete ms, id, tl, vi translation" in missing[1]
+    entry_id = next(iter(result.knowledge.entries))
+    assert result.knowledge.answer(entry_id, "vi") == result.knowledge.answer(entry_id, "en")
+
+
+def test_the_repository_knowledge_base_is_translated_into_every_language():
+    assert load_knowledge_base(ROOT / "faq").warnings == []
 
 
 def test_not_utf8_and_empty_files(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from bot.matching.decision import decide
 from tests.servers import MODEL, RunningBot, start_bot
@@ -74,7 +75,8 @@ def test_parse_needs_the_token(bot):
 def test_entities_are_extracted_by_regex(bot):
     parsed = bot.parse("my email is siti@example.com and my order is KL20481234")
     found = {e["entity"]: e["value"] for e in parsed["entities"]}
-    assert found == {"email": "siti@example.com", "order_number": "KL20481234"}
+    # The language detector's entity fills the language slot; the regexes find the rest.
+    assert found == {"email": "siti@example.com", "order_number": "KL20481234", "language": "en"}
 
 
 def test_rasa_and_the_plain_decision_agree(bot, matcher, pipeline_config):
@@ -190,3 +192,91 @@ def test_messages_in_flight_during_reloads_are_all_answered(bot, knowledge):
         path.write_text(original)
     assert len(answers) >= 8
     assert all(a == old_answer for a in answers), {a[:60] for a in answers if a != old_answer}
+
+
+# --- Five languages over REST -------------------------------------------------------------------
+
+DOMAIN = yaml.safe_load((Path(__file__).resolve().parent.parent / "domain.yml").read_text())
+
+
+def response_in(name: str, language: str) -> dict:
+    """A response's variant for `language` in domain.yml (the English one has no condition)."""
+    for variant in DOMAIN["responses"][name]:
+        condition = variant.get("condition") or []
+        if (language == "en" and not condition) or any(c["value"] == language for c in condition):
+            return variant
+    raise KeyError((name, language))
+
+
+def answer_in(messages: list[dict], language: str) -> str:
+    """The answer paragraphs before the "was this helpful?" question in `language`."""
+    helpful = response_in("utter_ask_helpful", language)["text"]
+    texts_before = []
+    for message in messages:
+        if message.get("text") == helpful:
+            assert [b["title"] for b in message["buttons"]] == [
+                b["title"] for b in response_in("utter_ask_helpful", language)["buttons"]
+            ]
+            return "\n\n".join(texts_before)
+        texts_before.append(message.get("text", ""))
+    raise AssertionError(f"no {language} 'was this helpful?' in {messages}")
+
+
+@pytest.mark.parametrize(
+    ("greeting", "question", "language", "entry"),
+    [
+        ("hai, selamat pagi", "boleh cancel order tak? baru je order tadi", "ms", "orders.cancel"),
+        ("halo kak", "gimana cara refund? barangnya rusak pas nyampe", "id", "returns.damaged_item"),
+        ("hello po", "pano mag-return ng item na binili ko online", "tl", "returns.how_to"),
+        ("chào shop", "lam sao doi mat khau vay ad", "vi", "account.reset_password"),
+    ],
+)
+def test_a_conversation_in_each_language(bot, knowledge, greeting, question, language, entry):
+    sender = new_sender()
+    assert texts(bot.say(greeting, sender)) == [response_in("utter_greet", language)["text"]]
+    # (an entry marked `handoff` adds how to reach a person after the answer)
+    assert answer_in(bot.say(question, sender), language).startswith(knowledge.answer(entry, language))
+    # "ok" has no language of its own: it keeps the conversation's, and answers "was this helpful?".
+    assert texts(bot.say("ok", sender)) == [response_in("utter_feedback_thanks", language)["text"]]
+    assert bot.tracker(sender)["slots"]["language"] == language
+
+
+def test_a_conversation_that_moves_from_english_to_malay_to_tagalog(bot, knowledge):
+    sender = new_sender()
+    assert answer_in(bot.say("where is my parcel? it's been a week", sender), "en") == knowledge.answer(
+        "orders.track", "en"
+    )
+    assert answer_in(bot.say("sy nak tukar alamat penghantaran utk order tu", sender), "ms") == knowledge.answer(
+        "orders.change_address", "ms"
+    )
+    assert answer_in(bot.say("magkano po ang shipping fee papuntang Cebu?", sender), "tl") == knowledge.answer(
+        "shipping.cost", "tl"
+    )
+    assert texts(bot.say("salamat po", sender)) == [response_in("utter_you_are_welcome", "tl")["text"]]
+
+
+def test_asking_for_a_language_switches_and_says_so(bot):
+    sender = new_sender()
+    bot.say("hai, sy nak tanya pasal baucar", sender)
+    assert texts(bot.say("can we speak English?", sender)) == ["OK, I'll reply in English from now on."]
+    assert texts(bot.say("ok", sender)) == [response_in("utter_ok", "en")["text"]]
+    assert texts(bot.say("bahasa melayu boleh?", sender)) == [response_in("utter_language_switched", "ms")["text"]]
+
+
+def test_did_you_mean_is_in_the_customers_language(bot, knowledge, matcher, pipeline_config):
+    # Pick a Malay message the matcher is unsure about, so the test exercises the buttons for real.
+    vague = [
+        t
+        for t in ("bayaran", "akaun sy", "pasal pesanan", "refund")
+        if decide(matcher.match(t, "ms"), pipeline_config.fallback).kind == "suggest"
+    ]
+    assert vague, "no vague Malay message found to test with"
+    sender = new_sender()
+    bot.say("hai, selamat pagi", sender)
+    replies = bot.say(vague[0], sender)
+    assert replies[0]["text"] == response_in("utter_did_you_mean", "ms")["text"]
+    buttons = replies[0]["buttons"]
+    assert buttons[-1]["title"] == response_in("utter_none_of_these_button", "ms")["text"]
+    for button in buttons[:-1]:
+        chosen = button["payload"].split('"')[3]
+        assert button["title"] == knowledge.entries[chosen].title["ms"]

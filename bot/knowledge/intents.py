@@ -2,7 +2,8 @@
 
 The files are Rasa's own NLU YAML, so Rasa validates them at `rasa train`; this
 reader only needs the intent names and example texts for the fuzzy matcher,
-without importing Rasa.
+without importing Rasa. Files directly in the folder are English; a subfolder
+named after a language code (`data/nlu/ms/`) holds that language's examples.
 """
 
 from __future__ import annotations
@@ -12,14 +13,34 @@ from pathlib import Path
 
 import yaml
 
+from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
+
 # `[12345](order_number)` annotations in examples: keep the text only.
 _ENTITY_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 
 
-def load_intent_examples(folder: str | Path) -> dict[str, list[str]]:
-    """Intent name -> example texts from every `*.yml` file in `folder`."""
+def _language_folder(folder: Path, language: str) -> Path:
+    return folder if language == DEFAULT_LANGUAGE else folder / language
+
+
+def intent_files(folder: str | Path) -> list[Path]:
+    """The NLU files the matcher reads: English ones in `folder`, others in its language subfolders."""
+    return [p for lang in LANGUAGES for p in sorted(_language_folder(Path(folder), lang).glob("*.yml"))]
+
+
+def load_intent_examples(folder: str | Path) -> dict[str, dict[str, list[str]]]:
+    """Language -> intent name -> example texts, from `intent_files(folder)`."""
+    examples = {}
+    for language in LANGUAGES:
+        found = _read_examples(sorted(_language_folder(Path(folder), language).glob("*.yml")))
+        if found:
+            examples[language] = found
+    return examples
+
+
+def _read_examples(paths: list[Path]) -> dict[str, list[str]]:
     examples: dict[str, list[str]] = {}
-    for path in sorted(Path(folder).glob("*.yml")):
+    for path in paths:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for item in document.get("nlu", []) or []:
             if "intent" not in item:

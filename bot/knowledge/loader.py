@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +110,25 @@ def load_knowledge_base(folder: str | Path) -> LoadResult:
 
 def _parse_yaml(path: Path, raw: bytes, problems: list[Problem]) -> tuple[bool, Any]:
     """(parsed?, document); a problem is recorded when the file is not YAML."""
+    parsed, document, problem = _parse_yaml_cached(str(path), raw)
+    if problem:
+        problems.append(problem)
+    return parsed, document
+
+
+# ruamel's line-tracking parser takes about a second for the whole knowledge base; a reload
+# re-parses only the files whose bytes changed. Documents are only read, never changed.
+@lru_cache(maxsize=256)
+def _parse_yaml_cached(path: str, raw: bytes) -> tuple[bool, Any, Problem | None]:
     try:
-        return True, YAML(typ="rt").load(raw.decode("utf-8"))
+        return True, YAML(typ="rt").load(raw.decode("utf-8")), None
     except UnicodeDecodeError as error:
-        problems.append(Problem(Location(str(path), 0), f"not UTF-8 text ({error.reason})"))
+        return False, None, Problem(Location(path, 0), f"not UTF-8 text ({error.reason})")
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        problems.append(Problem(Location(str(path), line), f"not valid YAML: {reason}"))
-    return False, None
+        return False, None, Problem(Location(path, line), f"not valid YAML: {reason}")
 
 
 def _line(node: Any, key: Any = None) -> int:
@@ -189,6 +199,7 @@ def _read_facts(path: Path, raw: Any, facts: dict[str, tuple[FactValue, Location
                 )
                 continue
             facts[name] = ({str(k): str(v) for k, v in value.items()}, where)
+            problems += _missing_translations(where, f"fact {name!r}", value)
         elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
             facts[name] = (str(value), where)
         else:
@@ -277,6 +288,7 @@ def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | Non
                     "warning",
                 )
             )
+    problems += _missing_translations(Location(str(path), _line(raw, "id")), entry_id, title, questions, answer)
     for language, phrasings in questions.items():
         if len(phrasings) < MIN_QUESTIONS:
             problems.append(
@@ -297,6 +309,23 @@ def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | Non
         updated=str(updated) if updated is not None else None,
         location=where,
     )
+
+
+def _missing_translations(
+    where: Location, entry_id: str, *texts_per_language: Mapping[str, Any]
+) -> list[Problem]:
+    """A warning per language with no title, questions or answer: its customers get English."""
+    missing = [lang for lang in LANGUAGES if not all(texts.get(lang) for texts in texts_per_language)]
+    if not missing:
+        return []
+    return [
+        Problem(
+            where,
+            f"{entry_id}: no complete {', '.join(missing)} translation (title, questions and answer); "
+            "those customers get the English answer",
+            "warning",
+        )
+    ]
 
 
 def _per_language_text(path: Path, raw: Any, key: str, entry_id: str, problems: list[Problem]) -> dict[str, str]:

@@ -12,13 +12,13 @@ of 0.7 means about a 70% chance of being right, on this knowledge base.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bot.knowledge.schema import KnowledgeBase
-from bot.matching.matcher import Matcher, MatcherSettings, softmax_with_none
+from bot.matching.matcher import IntentExamples, Matcher, MatcherSettings, softmax_with_none
 
 OUT_OF_SCOPE = "out_of_scope"
 TEMPERATURES = tuple(np.round(np.arange(0.01, 0.2001, 0.005), 3))
@@ -44,11 +44,9 @@ class Calibration:
 
 
 def held_out_samples(
-    knowledge: KnowledgeBase, intents: Mapping[str, Sequence[str]], settings: MatcherSettings, folds: int = 10
+    knowledge: KnowledgeBase, intents: IntentExamples, settings: MatcherSettings, folds: int = 10
 ) -> list[Sample]:
     samples: list[Sample] = []
-    out_of_scope = list(intents.get(OUT_OF_SCOPE, []))
-    in_scope_intents = {k: v for k, v in intents.items() if k != OUT_OF_SCOPE}
     for fold in range(folds):
         entries, held_out = {}, []
         for entry in knowledge.entries.values():
@@ -57,11 +55,15 @@ def held_out_samples(
                 kept[language] = tuple(t for i, t in enumerate(texts) if i % folds != fold)
                 held_out += [(t, language, entry.id) for i, t in enumerate(texts) if i % folds == fold]
             entries[entry.id] = replace(entry, questions=kept)
-        kept_intents = {}
-        for intent, texts in in_scope_intents.items():
-            kept_intents[intent] = [t for i, t in enumerate(texts) if i % folds != fold]
-            held_out += [(t, "en", intent) for i, t in enumerate(texts) if i % folds == fold]
-        held_out += [(t, "en", None) for i, t in enumerate(out_of_scope) if i % folds == fold]
+        kept_intents: dict[str, dict[str, list[str]]] = {}
+        for language, examples in intents.items():
+            kept_intents[language] = {}
+            for intent, texts in examples.items():
+                # Out-of-scope examples are the negatives: held out, their right answer is "none of them".
+                if intent != OUT_OF_SCOPE:
+                    kept_intents[language][intent] = [t for i, t in enumerate(texts) if i % folds != fold]
+                right = None if intent == OUT_OF_SCOPE else intent
+                held_out += [(t, language, right) for i, t in enumerate(texts) if i % folds == fold]
         kept_knowledge = KnowledgeBase(entries, knowledge.facts, knowledge.fingerprint, knowledge.synonyms)
         matcher = Matcher(kept_knowledge, kept_intents, settings)
         for text, language, right in held_out:
@@ -96,6 +98,6 @@ def fit(samples: Sequence[Sample]) -> Calibration:
 
 
 def calibrate(
-    knowledge: KnowledgeBase, intents: Mapping[str, Sequence[str]], settings: MatcherSettings, folds: int = 10
+    knowledge: KnowledgeBase, intents: IntentExamples, settings: MatcherSettings, folds: int = 10
 ) -> Calibration:
     return fit(held_out_samples(knowledge, intents, settings, folds))

@@ -10,6 +10,10 @@ so a message that shares words with several of them scores well).
 Typos are repaired against the index's own vocabulary with rapidfuzz before
 the words are weighed: "retrun" becomes "return" because "return" is a word
 the knowledge base uses.
+
+Rows are grouped by label and language: a label has a nearest phrasing and a
+centroid per language, so a Malay message can prefer the Malay phrasings and
+still fall back to the English ones (the matcher decides how much).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Phrasing:
     text: str  # as the editor wrote it
     words: tuple[str, ...]  # normalised words
     stop: tuple[bool, ...]  # which of `words` are stop words
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Hit:
     """One label's similarity to a message, with the evidence."""
 
     label: str
+    language: str  # of the phrasings that matched
     similarity: float  # 0–1, before calibration
     nearest: float  # similarity of the nearest phrasing
     centroid: float  # similarity of the label's centroid
@@ -72,14 +78,14 @@ class PhrasingIndex:
         if not phrasings:
             raise ValueError("cannot build an index without phrasings")
         self.settings = settings
-        # Group phrasings by label so that per-label maxima are one reduceat.
-        order = sorted(range(len(phrasings)), key=lambda i: phrasings[i].label)
+        # Group phrasings by (label, language) so that per-group maxima are one reduceat.
+        order = sorted(range(len(phrasings)), key=lambda i: (phrasings[i].label, phrasings[i].language))
         self.phrasings: tuple[Phrasing, ...] = tuple(phrasings[i] for i in order)
-        labels = [p.label for p in self.phrasings]
-        starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
-        self.labels: tuple[str, ...] = tuple(labels[i] for i in starts)
+        groups = [(p.label, p.language) for p in self.phrasings]
+        starts = [0] + [i for i in range(1, len(groups)) if groups[i] != groups[i - 1]]
+        self.groups: tuple[tuple[str, str], ...] = tuple(groups[i] for i in starts)
         self._starts = np.array(starts)
-        self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(labels)]))
+        self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(groups)]))
 
         self.vocabulary: frozenset[str] = frozenset(w for p in self.phrasings for w in p.words)
         words_of: dict[str, list[frozenset[str]]] = {}
@@ -125,7 +131,7 @@ class PhrasingIndex:
     def _sum_rows_per_label(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         pooling = sp.csr_matrix(
             (np.ones(matrix.shape[0], dtype=np.float32), (self._label_of_row, np.arange(matrix.shape[0]))),
-            shape=(len(self.labels), matrix.shape[0]),
+            shape=(len(self.groups), matrix.shape[0]),
         )
         return pooling @ matrix
 
@@ -188,7 +194,7 @@ class PhrasingIndex:
         return np.bincount(rows, weights=values, minlength=matrix_t.shape[1])
 
     def search(self, words: Sequence[str], limit: int = 5) -> list[Hit]:
-        """The `limit` labels most similar to a message's normalised words, best first."""
+        """The `limit` (label, language) groups most similar to a message's normalised words, best first."""
         if not words:
             return []
         columns, weights = self.query_features(words)
@@ -201,16 +207,18 @@ class PhrasingIndex:
         combined = a * nearest + (1 - a) * centroid
         top = np.argsort(-combined)[:limit]
         hits = []
-        for label_index in top:
-            start = self._starts[label_index]
-            end = self._starts[label_index + 1] if label_index + 1 < len(self._starts) else len(self.phrasings)
+        for group in top:
+            start = self._starts[group]
+            end = self._starts[group + 1] if group + 1 < len(self._starts) else len(self.phrasings)
             best_row = start + int(np.argmax(row_similarity[start:end]))
+            label, language = self.groups[group]
             hits.append(
                 Hit(
-                    label=self.labels[label_index],
-                    similarity=float(min(1.0, max(0.0, combined[label_index]))),
-                    nearest=float(nearest[label_index]),
-                    centroid=float(centroid[label_index]),
+                    label=label,
+                    language=language,
+                    similarity=float(min(1.0, max(0.0, combined[group]))),
+                    nearest=float(nearest[group]),
+                    centroid=float(centroid[group]),
                     phrasing=self.phrasings[best_row].text,
                 )
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.knowledge.intents import load_intent_examples
+from bot.knowledge.intents import intent_files, load_intent_examples
 from bot.knowledge.loader import faq_files, load_knowledge_base
 from bot.knowledge.reload import LiveValue
 from bot.matching.matcher import Matcher, MatcherSettings
@@ -19,7 +19,7 @@ def build_matcher(faq_path: Path, nlu_path: Path, settings: MatcherSettings) -> 
 def live_matcher(faq_path: Path, nlu_path: Path, settings: MatcherSettings, interval: float) -> LiveValue[Matcher]:
     return LiveValue(
         build=lambda: build_matcher(faq_path, nlu_path, settings),
-        watched_files=lambda: faq_files(faq_path) + sorted(nlu_path.glob("*.yml")),
+        watched_files=lambda: faq_files(faq_path) + intent_files(nlu_path),
         interval=interval,
         name=f"knowledge base {faq_path}",
     )

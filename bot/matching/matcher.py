@@ -41,6 +41,10 @@ class MatcherSettings:
     # several labels' phrasings says little about which one it means: those labels share its
     # score in proportion to how many of their phrasings use all of those words.
     vague_max_words: int = 1
+    # A phrasing in another language than the message's counts this much of its similarity:
+    # the message's own language is searched first, the others are the fallback (Malay and
+    # Indonesian share words; code-switched messages contain English).
+    other_language_weight: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,9 @@ class Candidate:
     label: str  # FAQ id or intent name
     is_faq: bool
     score: float  # calibrated, 0–1: how likely this label is right
-    similarity: float  # raw similarity, 0–1
+    similarity: float  # raw similarity, 0–1, after the other-language weight
     phrasing: str  # the nearest phrasing: what the message looked most like
+    phrasing_language: str = "en"  # the language of the phrasings that matched
 
     @property
     def intent(self) -> str:
@@ -100,10 +105,15 @@ class MatchResult:
                     "score": round(c.score, 4),
                     "similarity": round(c.similarity, 4),
                     "phrasing": c.phrasing,
+                    "phrasing_language": c.phrasing_language,
                 }
                 for c in self.ranking
             ],
         }
+
+
+# language -> intent -> example texts, as `bot.knowledge.intents` reads them
+IntentExamples = Mapping[str, Mapping[str, Sequence[str]]]
 
 
 class Matcher:
@@ -112,7 +122,7 @@ class Matcher:
     def __init__(
         self,
         knowledge: KnowledgeBase,
-        intent_examples: Mapping[str, Sequence[str]],
+        intent_examples: IntentExamples,
         settings: MatcherSettings = MatcherSettings(),
     ) -> None:
         self.knowledge = knowledge
@@ -125,8 +135,9 @@ class Matcher:
             for text in texts
         ]
         phrasings += [
-            self._phrasing(intent, text, DEFAULT_LANGUAGE)
-            for intent, texts in intent_examples.items()
+            self._phrasing(intent, text, language)
+            for language, intents in intent_examples.items()
+            for intent, texts in intents.items()
             for text in texts
         ]
         self._faq_ids = frozenset(knowledge.entries)
@@ -154,7 +165,7 @@ class Matcher:
                 repairs[word] = fixed
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
-        hits = self.index.search(repaired, self.settings.search_limit)
+        hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit), language)
         return MatchResult(
             language=language,
             words=tuple(repaired),
@@ -163,6 +174,15 @@ class Matcher:
             suggest_threshold=self.settings.suggest_threshold,
             max_candidates=self.settings.max_candidates,
         )
+
+    def _best_per_label(self, hits: list[Hit], language: str) -> list[Hit]:
+        """Each label once, at its best language, other languages' similarity weighed down."""
+        weight = self.settings.other_language_weight
+        weighted = [h if h.language == language else replace(h, similarity=h.similarity * weight) for h in hits]
+        best: dict[str, Hit] = {}
+        for hit in sorted(weighted, key=lambda h: h.similarity, reverse=True):
+            best.setdefault(hit.label, hit)
+        return list(best.values())[: self.settings.search_limit]
 
     def _informative(self, words: Sequence[str], language: str) -> frozenset[str]:
         normaliser = normaliser_for(language)
@@ -177,7 +197,8 @@ class Matcher:
             for c in candidates
             if c.score > 0
         }
-        covering = [c for c in candidates if uses.get(c.label)]
+        # Only FAQ entries share: "ok" is an answer (affirm), not a vague question.
+        covering = [c for c in candidates if c.is_faq and uses.get(c.label)]
         if len(covering) < 2 or candidates[0] not in covering:
             return candidates
         mass, total_uses = sum(c.score for c in covering), sum(uses[c.label] for c in covering)
@@ -212,7 +233,9 @@ class Matcher:
         words = tuple(normaliser.norms(text))
         if language in self._synonyms:
             words = self._synonyms[language].apply(words)
-        return Phrasing(label=label, text=text, words=words, stop=tuple(normaliser.is_stop(w) for w in words))
+        return Phrasing(
+            label=label, text=text, words=words, stop=tuple(normaliser.is_stop(w) for w in words), language=language
+        )
 
     def _candidate(self, hit: Hit, score: float) -> Candidate:
         return Candidate(
@@ -221,6 +244,7 @@ class Matcher:
             score=score,
             similarity=hit.similarity,
             phrasing=hit.phrasing,
+            phrasing_language=hit.language,
         )
 
 

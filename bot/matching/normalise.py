@@ -1,9 +1,11 @@
 """Turn a customer's message into comparable word forms, per language.
 
 Steps, in order: Unicode NFKC, spaCy's blank tokenizer for the language,
-lower case, punctuation dropped, letters repeated three times or more
-squeezed ("pleeease" -> "please"), chat abbreviations expanded ("pls" ->
-"please") and lookup lemmas where spaCy has a table ("returning" -> "return").
+lower case, diacritics folded ("đổi mật khẩu" -> "doi mat khau", the way many
+customers type Vietnamese anyway), punctuation dropped, letters repeated three
+times or more squeezed ("pleeease" -> "please"), chat abbreviations expanded
+("pls" -> "please", "gak" -> "tidak") and lookup lemmas where spaCy has a table
+("returning" -> "return").
 Stop words are kept but flagged, so the matcher can weigh them down.
 
 This module knows nothing of the knowledge base: repairing typos against the
@@ -23,64 +25,9 @@ import spacy
 from spacy.language import Language
 from spacy.lookups import load_lookups
 
-LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
+from bot.matching.abbreviations import ABBREVIATIONS
 
-# Chat abbreviations customers type, per language; values may be several words.
-ABBREVIATIONS: dict[str, dict[str, str]] = {
-    "en": {
-        "u": "you",
-        "ur": "your",
-        "r": "are",
-        "pls": "please",
-        "plz": "please",
-        "pl": "please",
-        "thx": "thanks",
-        "thnx": "thanks",
-        "ty": "thank you",
-        "acc": "account",
-        "acct": "account",
-        "pw": "password",
-        "pwd": "password",
-        "pass": "password",
-        "addr": "address",
-        "amt": "amount",
-        "msg": "message",
-        "info": "information",
-        "asap": "as soon as possible",
-        "cant": "cannot",
-        "wont": "will not",
-        "dont": "do not",
-        "didnt": "did not",
-        "doesnt": "does not",
-        "isnt": "is not",
-        "im": "i am",
-        "ive": "i have",
-        "whats": "what is",
-        "hows": "how is",
-        "wats": "what is",
-        "wat": "what",
-        "y": "why",
-        "b4": "before",
-        "2day": "today",
-        "tmr": "tomorrow",
-        "tmrw": "tomorrow",
-        "pkg": "package",
-        "qty": "quantity",
-        "num": "number",
-        "no.": "number",
-        "ord": "order",
-        "deliv": "delivery",
-        "app's": "app",
-        "ca": "can",
-        "n't": "not",
-        "'m": "am",
-        "'re": "are",
-        "'s": "is",
-        "'ve": "have",
-        "'ll": "will",
-        "'d": "would",
-    },
-}
+LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
 
 # Letters repeated three times or more are squeezed to two ("sooorry" -> "soorry");
 # typo repair against the vocabulary finishes the job.
@@ -108,7 +55,8 @@ class Normaliser:
         self.language = language
         config = {"nlp": {"tokenizer": {"use_pyvi": False}}} if language == "vi" else {}
         self._nlp: Language = spacy.blank(language, config=config)
-        self._stop_words: frozenset[str] = frozenset(self._nlp.Defaults.stop_words)
+        # Folded like the words they are compared with; Vietnamese compounds ("ai_đó") never match a token.
+        self._stop_words: frozenset[str] = frozenset(fold_diacritics(w) for w in self._nlp.Defaults.stop_words)
         self._abbreviations = ABBREVIATIONS.get(language, {})
         self._lemmas = _lemma_table(language)
         # Base forms of the lemma table: a dictionary of real words, which typo repair must leave alone.
@@ -149,7 +97,7 @@ class Normaliser:
         return word in self._known_words or word in self._lemmas or word in self._stop_words
 
     def _normalise_word(self, word: str) -> str:
-        word = unicodedata.normalize("NFKC", word).lower()
+        word = fold_diacritics(unicodedata.normalize("NFKC", word).lower())
         if word in self._abbreviations:
             return self._abbreviations[word]
         # Keep characters that belong to words; "#12345" -> "12345", "e-mail" -> "e mail".
@@ -159,6 +107,14 @@ class Normaliser:
         word = _REPEATS.sub(r"\1\1", word)
         parts = [self._abbreviations.get(part, part) for part in word.split()]
         return " ".join(self._lemmas.get(part, part) for part in parts)
+
+
+def fold_diacritics(text: str) -> str:
+    """Letters without their accents and tone marks: "mật khẩu" -> "mat khau", "đơn" -> "don"."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def _lemma_table(language: str) -> Mapping[str, str]:

@@ -99,4 +99,3 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
 
     def process_training_data(self, training_data: Any) -> Any:
         return training_data
-
