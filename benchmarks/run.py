@@ -1,12 +1,14 @@
 """`make bench`: measure ours against Rasa's default pipeline in one run and write docs/benchmarks.md.
 
-    python -m benchmarks.run [--quick] [--skip-rasa-clinc-full] [--clinc PATH] [--out docs/benchmarks.md]
+    python -m benchmarks.run [--quick] [--skip-rasa-clinc-full] [--skip-languages] [--clinc PATH]
+                             [--out docs/benchmarks.md]
 
 Order: train both; serve the seeded knowledge base (ours, then the anchor: start-up, parse
 latency, REST load, memory); serve a generated 100,000-phrasing knowledge base (ours); CLINC150
-accuracy (ours, then the anchor, which trains DIET per size). A measurement that fails is
-reported as failed and the run goes on. Every server started is stopped, every temporary folder
-removed; raw results go to benchmarks/results/<time>/ (git-ignored).
+accuracy (ours, then the anchor, which trains DIET per size); the five languages
+(`benchmarks.languages`). A measurement that fails is reported as failed and the run goes on.
+Every server started is stopped, every temporary folder removed; raw results go to
+benchmarks/results/<time>/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # before anything imports Rasa; children inherit it
 
-from benchmarks import clinc, generated_kb, latency, rasa_default, report
+from benchmarks import clinc, generated_kb, languages, latency, rasa_default, report
 from benchmarks.servers import Server, start_anchor, start_ours
 from benchmarks.training import copy_our_project, rasa_train
 from bot.evaluation import load_cases
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clinc", type=Path, default=DEFAULT_CLINC,
                         help="CLINC150 data_full.json (relative paths: from the project root)")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"), help="markdown report to write")
+    parser.add_argument("--skip-languages", action="store_true",
+                        help="keep the report's five-languages section as it is (`make bench-languages` redoes it)")
     args = parser.parse_args(argv)
     flags = sys.argv[1:] if argv is None else argv
     # SIGTERM unwinds like Ctrl-C, so every server started is stopped and the temporary folder removed.
@@ -91,9 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     markdown = report.render(results)
     out = args.out if args.out.is_absolute() else ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
+    previous = out.read_text(encoding="utf-8") if out.exists() else ""
     out.write_text(markdown)
     print(markdown)
-    print(f"Wrote {out} in {results['meta']['duration_min']:.1f} min", flush=True)
+    if args.skip_languages:
+        if languages.START in previous:  # keep the last languages section
+            languages.splice(out, languages.START + previous.split(languages.START, 1)[1].split(languages.END)[0]
+                             + languages.END + "\n")
+    else:
+        languages.main(["--out", str(out)] + (["--quick"] if args.quick else []))
+    print(f"Wrote {out} in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.knowledge.intents import load_intent_examples
 from bot.language.detection import LanguageDetector
@@ -108,3 +109,18 @@ def test_every_entry_is_answered_in_every_language(knowledge):
         for language in ("ms", "id", "tl", "vi"):
             answer = knowledge.answer(entry_id, language)
             assert answer and answer != english and "{" not in answer, (entry_id, language)
+
+
+@pytest.mark.parametrize("language", ["ms", "id", "tl", "vi"])
+def test_held_out_conversations_are_followed_message_by_message(detector, language):
+    """Conversations written blind to faq/: short replies, e-mails, order numbers, a switch of language."""
+    document = yaml.safe_load((ROOT / "tests" / "data" / f"conversations_{language}.yml").read_text())
+    wrong = []
+    for conversation in document["conversations"]:
+        previous = None
+        for message in conversation["messages"]:
+            previous = detector.detect(message["text"], previous).language
+            if previous != message["lang"]:
+                wrong.append((message["text"], message["lang"], previous))
+    messages = sum(len(c["messages"]) for c in document["conversations"])
+    assert len(wrong) <= 0.05 * messages, wrong
