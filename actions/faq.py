@@ -26,6 +26,7 @@ from bot.names import (
     INTENT_OUT_OF_SCOPE,
     SLOT_LANGUAGE,
     SLOT_LAST_FAQ,
+    SLOT_LAST_TOPIC,
     SLOT_MISSES,
 )
 from bot.storage.database import StorageError
@@ -85,7 +86,7 @@ class ActionAnswerFaq(Action):
         if knowledge.entries[entry_id].handoff:
             dispatcher.utter_message(response="utter_contact_a_person", **facts_for(knowledge, language))
         dispatcher.utter_message(response="utter_ask_helpful")
-        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_MISSES, 0.0)]
+        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_LAST_TOPIC, entry_id), SlotSet(SLOT_MISSES, 0.0)]
 
 
 class ActionFaqFallback(Action):

@@ -6,18 +6,23 @@ Built on first use (never at import), once per process, from `bot.settings`.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
 from bot.knowledge.loader import faq_files, load_knowledge_base
 from bot.knowledge.reload import LiveValue
 from bot.knowledge.schema import KnowledgeBase
+from bot.mail import OutboxWorker, start_mail_worker
 from bot.settings import load_settings
 from bot.storage.database import create_engine
+from bot.tickets.fields import TicketRules, load_rules
+from bot.tickets.sla import SupportCalendar, load_calendar
 
 _lock = threading.Lock()
 _knowledge: LiveValue[KnowledgeBase] | None = None
 _engine: Engine | None = None
+_mail_worker: OutboxWorker | None = None
 
 
 def knowledge() -> KnowledgeBase:
@@ -37,8 +42,21 @@ def knowledge() -> KnowledgeBase:
 
 
 def engine() -> Engine:
-    global _engine
+    """The product database; the first use also starts delivering the outbox's e-mail (when configured)."""
+    global _engine, _mail_worker
     with _lock:
         if _engine is None:
-            _engine = create_engine(load_settings().database_url)
+            settings = load_settings()
+            _engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+            _mail_worker = start_mail_worker(_engine)
     return _engine
+
+
+@lru_cache(maxsize=1)
+def ticket_rules() -> TicketRules:
+    return load_rules(load_settings().support_config)
+
+
+@lru_cache(maxsize=1)
+def support_calendar() -> SupportCalendar:
+    return load_calendar(load_settings().support_config)

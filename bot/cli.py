@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.evaluation import EvalFileError, Report, evaluate, load_cases
@@ -21,6 +22,9 @@ from bot.matching.calibration import calibrate
 from bot.matching.decision import decide
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import ConfigError, PipelineConfig, read_pipeline_config
+from bot.settings import load_settings
+from bot.storage.database import StorageError, create_engine
+from bot.tickets.store import STATUSES, Ticket, get_ticket, list_tickets, normalise_ticket_id, set_status
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -151,6 +155,83 @@ def cmd_faq_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine(args: argparse.Namespace):
+    return create_engine(args.database or load_settings().database_url)
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    """The latest tickets, newest first: id, status, reply-by time, category, customer."""
+    found = list_tickets(_engine(args), args.status, args.limit)
+    if args.json:
+        print(json.dumps([_ticket_json(t, with_transcript=False) for t in found], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for t in found:
+        print(f"{t.id}  {t.status:<22}{t.reply_by:%Y-%m-%d %H:%M %Z}  {t.category:<11}{_printable(t.name)} <{t.email}>")
+    if not found:
+        print("no tickets" + (f" with status {args.status}" if args.status else ""))
+    return EXIT_OK
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    """One ticket in full: fields, status history and the conversation up to it."""
+    ticket = get_ticket(_engine(args), normalise_ticket_id(args.id))
+    if ticket is None:
+        print(f"supportbot: no ticket {normalise_ticket_id(args.id)}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.json:
+        print(json.dumps(_ticket_json(ticket, with_transcript=True), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{ticket.id}: {ticket.status}, reply by {ticket.reply_by.isoformat()}")
+    for label, value in (
+        ("name", ticket.name),
+        ("e-mail", ticket.email),
+        ("phone", ticket.phone),
+        ("order", ticket.order_number),
+        ("category", ticket.category),
+        ("language", ticket.language),
+        ("conversation", ticket.conversation_id),
+        ("created", ticket.created_at.isoformat()),
+    ):
+        print(f"  {label:<13}{_printable(value or '-')}")
+    print(f"  what happened:\n    {_printable(ticket.description)}")
+    print("  history:")
+    for event in ticket.history:
+        note = f": {_printable(event['note'])}" if event["note"] else ""
+        print(f"    {event['at']:%Y-%m-%d %H:%M} {event['status']} by {event['actor']}{note}")
+    print("  conversation:")
+    for line in ticket.transcript:
+        print(f"    [{line['who']}] {_printable(line['text'])}")
+    return EXIT_OK
+
+
+def cmd_tickets_set_status(args: argparse.Namespace) -> int:
+    """Change a ticket's status (recorded in its history with who did it)."""
+    ticket_id = normalise_ticket_id(args.id)
+    try:
+        changed = set_status(_engine(args), ticket_id, args.status, args.by, args.note, datetime.now(timezone.utc))
+    except ValueError as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not changed:
+        print(f"supportbot: no ticket {ticket_id}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{ticket_id}: {args.status}")
+    return EXIT_OK
+
+
+def _printable(text: object) -> str:
+    """Customer text for a terminal: control characters (escape sequences) shown, not obeyed."""
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in str(text))
+
+
+def _ticket_json(ticket: Ticket, with_transcript: bool) -> dict:
+    data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in vars(ticket).items()}
+    data["history"] = [{**e, "at": e["at"].isoformat()} for e in ticket.history]
+    if not with_transcript:
+        del data["transcript"]
+    return data
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description="Support bot tools for editors and operators.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -183,6 +264,28 @@ def build_parser() -> argparse.ArgumentParser:
     calibration = add("calibrate", cmd_faq_calibrate, "fit the score calibration for config.yml")
     calibration.add_argument("--folds", type=int, default=10, help="cross-validation folds")
     calibration.add_argument("--config", default="config.yml", help="Rasa config with the matcher settings")
+
+    tickets = commands.add_parser("tickets", help="support tickets, for staff", description="Support tickets.")
+    ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+
+    def add_ticket(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = ticket_commands.add_parser(name, help=help_text, description=handler.__doc__)
+        sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    listing = add_ticket("list", cmd_tickets_list, "the latest tickets")
+    listing.add_argument("--status", choices=STATUSES, help="only tickets with this status")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    show = add_ticket("show", cmd_tickets_show, "one ticket with its history and conversation")
+    show.add_argument("id", help="ticket id, e.g. TCK-7Q4M2X")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    status = add_ticket("set-status", cmd_tickets_set_status, "change a ticket's status")
+    status.add_argument("id", help="ticket id, e.g. TCK-7Q4M2X")
+    status.add_argument("status", choices=STATUSES, help="the new status")
+    status.add_argument("--by", default="staff", help="who changes it (recorded in the history)")
+    status.add_argument("--note", help="why (recorded in the history)")
     return parser
 
 
@@ -190,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (KnowledgeBaseError, EvalFileError, ConfigError) as error:
+    except (KnowledgeBaseError, EvalFileError, ConfigError, StorageError) as error:
         print(f"supportbot: {error}", file=sys.stderr)
         return EXIT_PROBLEMS
     except BrokenPipeError:  # output piped into `head`: not an error

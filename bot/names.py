@@ -23,6 +23,7 @@ ENTITY_LANGUAGE = "language"  # set by the language detector on every message; f
 # Slots
 SLOT_LANGUAGE = "language"
 SLOT_LAST_FAQ = "last_faq"  # the entry answered last, for "was this helpful?"
+SLOT_LAST_TOPIC = "last_topic"  # the entry answered last, kept: a ticket's category is inferred from it
 SLOT_MISSES = "misses_in_a_row"  # messages in a row the bot could not answer
 
 # Actions

@@ -49,8 +49,9 @@ def _pick(settings_class: type, entry: dict[str, Any], skip: tuple[str, ...] = (
 def matcher_settings(classifier: dict[str, Any]) -> MatcherSettings:
     """The matcher's settings from the classifier's entry in `config.yml` (missing keys: defaults)."""
     picked = _pick(MatcherSettings, classifier, skip=("index",))
-    if "courtesy_intents" in picked:
-        picked["courtesy_intents"] = tuple(picked["courtesy_intents"])
+    for key in ("courtesy_intents", "form_intents"):
+        if key in picked:
+            picked[key] = tuple(picked[key])
     return MatcherSettings(index=IndexSettings(**_pick(IndexSettings, classifier)), **picked)
 
 

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from bot.mail import MAIL_OFF_MESSAGE, load_mail_settings
+
 
 def api_token(var: Path) -> str:
     """`SUPPORTBOT_API_TOKEN`, or one generated once into `var/api_token` (mode 600)."""
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         f"API token in {token_source}: {api_token(args.var)})",
         flush=True,
     )
+    if load_mail_settings() is None:
+        print(MAIL_OFF_MESSAGE + "; set SUPPORTBOT_SMTP_HOST (and _PORT, _USER, _PASSWORD) to send them", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while all(p.poll() is None for p in processes):

@@ -12,16 +12,25 @@ class Settings:
     faq_path: Path  # SUPPORTBOT_FAQ_PATH: the knowledge base folder
     database_url: str  # SUPPORTBOT_DATABASE_URL: SQLAlchemy URL of the product database
     reload_interval: float  # SUPPORTBOT_RELOAD_INTERVAL: seconds between checks of faq/ for edits
+    support_config: Path  # SUPPORTBOT_SUPPORT_CONFIG: support hours, reply-time promise, ticket rules
+    database_timeout: float  # SUPPORTBOT_DATABASE_TIMEOUT: seconds a SQLite write waits for a lock
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
-    try:
-        reload_interval = float(env.get("SUPPORTBOT_RELOAD_INTERVAL", "0.5"))
-    except ValueError as error:
-        raise ValueError(f"SUPPORTBOT_RELOAD_INTERVAL must be a number of seconds: {error}") from None
+    reload_interval = _seconds(env, "SUPPORTBOT_RELOAD_INTERVAL", "0.5")
+    database_timeout = _seconds(env, "SUPPORTBOT_DATABASE_TIMEOUT", "15")
     return Settings(
         faq_path=Path(env.get("SUPPORTBOT_FAQ_PATH", "faq")),
         database_url=env.get("SUPPORTBOT_DATABASE_URL", "sqlite:///var/supportbot.db"),
         reload_interval=reload_interval,
+        support_config=Path(env.get("SUPPORTBOT_SUPPORT_CONFIG", "support.yml")),
+        database_timeout=database_timeout,
     )
+
+
+def _seconds(env: dict[str, str] | os._Environ, name: str, default: str) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number of seconds: {error}") from None

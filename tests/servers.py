@@ -79,7 +79,7 @@ def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 
     raise TimeoutError(f"{url} not up after {timeout:.0f} s")
 
 
-def start_bot(workdir: Path, log_dir: Path) -> RunningBot:
+def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = None) -> RunningBot:
     """Copy the knowledge base and data into `workdir` and run the product from there."""
     for folder in ("faq", "data"):
         shutil.copytree(ROOT / folder, workdir / folder)
@@ -94,6 +94,7 @@ def start_bot(workdir: Path, log_dir: Path) -> RunningBot:
         "SUPPORTBOT_FAQ_PATH": str(workdir / "faq"),
         "SANIC_HOST": "127.0.0.1",
         "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
     }
     (workdir / "var").mkdir()
     log_dir.mkdir(parents=True, exist_ok=True)

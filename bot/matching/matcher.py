@@ -45,6 +45,10 @@ class MatcherSettings:
     # the message's own language is searched first, the others are the fallback (Malay and
     # Indonesian share words; code-switched messages contain English).
     other_language_weight: float = 0.9
+    # While a form is running, these intents win a near tie (within this margin) with the label
+    # ahead of them: "cancel" in the middle of the ticket form means "stop the form", not an FAQ.
+    form_intents: tuple[str, ...] = ("stop_form",)
+    form_intent_margin: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -153,8 +157,8 @@ class Matcher:
     def match(self, text: str, language: str = DEFAULT_LANGUAGE) -> MatchResult:
         return self.match_words(normaliser_for(language).norms(text), language)
 
-    def match_words(self, words: Sequence[str], language: str = DEFAULT_LANGUAGE) -> MatchResult:
-        """Match already-normalised words (the tokenizer component's lemmas)."""
+    def match_words(self, words: Sequence[str], language: str = DEFAULT_LANGUAGE, in_form: bool = False) -> MatchResult:
+        """Match already-normalised words (the tokenizer component's lemmas); `in_form`: a form is running."""
         normaliser = normaliser_for(language)
         repaired, repairs = [], {}
         for word in words:
@@ -166,11 +170,12 @@ class Matcher:
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
         hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit), language)
+        ranking = self._rank(hits, self._informative(repaired, language))
         return MatchResult(
             language=language,
             words=tuple(repaired),
             repairs=repairs,
-            ranking=self._rank(hits, self._informative(repaired, language)),
+            ranking=self._prefer_form_intents(ranking) if in_form else ranking,
             suggest_threshold=self.settings.suggest_threshold,
             max_candidates=self.settings.max_candidates,
         )
@@ -183,6 +188,16 @@ class Matcher:
         for hit in sorted(weighted, key=lambda h: h.similarity, reverse=True):
             best.setdefault(hit.label, hit)
         return list(best.values())[: self.settings.search_limit]
+
+    def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """A form intent close behind the top label takes the top, with both labels' scores."""
+        if len(ranking) < 2 or ranking[0].label in self.settings.form_intents:
+            return ranking
+        first, second = ranking[0], ranking[1]
+        close = first.score - second.score <= self.settings.form_intent_margin
+        if second.label not in self.settings.form_intents or not close:
+            return ranking
+        return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])
 
     def _informative(self, words: Sequence[str], language: str) -> frozenset[str]:
         normaliser = normaliser_for(language)

@@ -23,6 +23,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -77,12 +78,13 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
         live = live_matcher(Path(config["faq_path"]), Path(config["nlu_path"]), settings, config["reload_interval"])
         return cls(config, live.start())
 
-    def process(self, messages: list[Message]) -> list[Message]:
+    def process(self, messages: list[Message], tracker: DialogueStateTracker | None = None) -> list[Message]:
         matcher = self._live.current()  # one version of the knowledge base for the whole batch
+        in_form = bool(tracker and tracker.active_loop_name)  # "cancel" in a form stops the form
         for message in messages:
             language = message.get(LANGUAGE_KEY) or self._config["default_language"]
             words = [part for token in message.get(TOKENS_NAMES[TEXT], []) for part in token.lemma.split()]
-            result = matcher.match_words(words, language)
+            result = matcher.match_words(words, language, in_form=in_form)
             best = result.best
             intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
             message.set(INTENT, intent, add_to_output=True)

@@ -7,26 +7,42 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
-
-from bot.storage.tables import metadata
 
 
 class StorageError(Exception):
     """The database could not store or read something; the message is safe to log, not to show."""
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for `url`, with the SQLite file's folder created and the tables in place."""
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_engine(url: str, timeout: float = 15.0) -> Engine:
+    """An engine for `url`, with the SQLite file's folder created and the schema migrated to the latest."""
     parsed = sa.engine.make_url(url)
     options: dict = {"future": True, "pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        # `timeout`: seconds a write waits for another writer's lock before it fails.
+        options["connect_args"] = {"check_same_thread": False, "timeout": timeout}
     engine = sa.create_engine(url, **options)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision (`bot/storage/migrations/versions/`)."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(sa.inspect(connection).get_table_names())
+        if "alembic_version" not in tables and "faq_feedback" in tables:
+            command.stamp(config, "0001")  # a database from before migrations: it has revision 0001's table
+        command.upgrade(config, "head")
 
 
 @contextmanager

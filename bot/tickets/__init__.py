@@ -1,0 +1,1 @@
+"""Support tickets: the reply-time promise and what a ticket holds."""

@@ -1,0 +1,177 @@
+"""Tickets in the product database: create (with the confirmation e-mail, atomically), find, change status.
+
+A ticket and its confirmation e-mail are written in one transaction: either the
+customer has a ticket and an e-mail on its way, or neither (and the bot says so).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.storage.database import StorageError, transaction
+from bot.storage.outbox import enqueue_email
+from bot.storage.tables import ticket_events, tickets
+
+# Letters and digits that cannot be confused when read out or typed (no 0/O, 1/I/L, U/V).
+ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+ID_LENGTH = 6  # 29**6, about 600 million: not guessable, short enough to read out
+ID_PREFIX = "TCK-"
+STATUSES = ("open", "in_progress", "waiting_for_customer", "resolved", "closed")
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    name: str
+    email: str
+    category: str
+    description: str
+    language: str
+    conversation_id: str
+    transcript: Sequence[dict]  # [{"who": "customer"|"bot", "text": ..., "at": ...}, ...]
+    reply_by: datetime
+    order_number: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    status: str
+    name: str
+    email: str
+    category: str
+    description: str
+    language: str
+    conversation_id: str
+    reply_by: datetime
+    created_at: datetime
+    updated_at: datetime
+    order_number: str | None
+    phone: str | None
+    transcript: list[dict]
+    history: list[dict]  # [{"status", "note", "actor", "at"}], oldest first
+
+
+@dataclass(frozen=True)
+class ConfirmationEmail:
+    subject: str
+    body: str
+
+
+def new_ticket_id() -> str:
+    return ID_PREFIX + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def normalise_ticket_id(text: str) -> str:
+    """ "tck-7q4m2x", "TCK 7Q4M2X" or "7q4m2x" -> "TCK-7Q4M2X"."""
+    compact = "".join(ch for ch in text.upper() if ch.isalnum())
+    if compact.startswith("TCK"):
+        compact = compact[3:]
+    return ID_PREFIX + compact
+
+
+def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | None, now: datetime) -> str:
+    """Store the ticket, its first status and its confirmation e-mail in one transaction; returns the id.
+
+    Raises StorageError when the database cannot take it: nothing is half-written.
+    """
+    for _ in range(5):  # a clash of random ids is rare; try another
+        ticket_id = new_ticket_id()
+        try:
+            with transaction(engine) as connection:
+                connection.execute(
+                    tickets.insert().values(
+                        id=ticket_id,
+                        status="open",
+                        name=ticket.name,
+                        email=ticket.email,
+                        phone=ticket.phone,
+                        order_number=ticket.order_number,
+                        category=ticket.category,
+                        description=ticket.description,
+                        language=ticket.language,
+                        conversation_id=ticket.conversation_id,
+                        transcript=json.dumps(list(ticket.transcript), ensure_ascii=False),
+                        reply_by=ticket.reply_by,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                connection.execute(
+                    ticket_events.insert().values(ticket_id=ticket_id, status="open", actor="customer", at=now)
+                )
+                if email is not None:
+                    enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
+            return ticket_id
+        except StorageError as error:
+            if isinstance(error.__cause__, sa.exc.IntegrityError):
+                continue
+            raise
+    raise StorageError("could not find a free ticket id")
+
+
+def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
+            if row is None:
+                return None
+            events = connection.execute(
+                sa.select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+            ).mappings()
+            history = [{"status": e["status"], "note": e["note"], "actor": e["actor"], "at": e["at"]} for e in events]
+    except sa.exc.SQLAlchemyError as error:
+        raise StorageError(f"database error: {error.__class__.__name__}") from error
+    fields = {k: row[k] for k in Ticket.__dataclass_fields__ if k not in ("transcript", "history")}
+    for key in ("reply_by", "created_at", "updated_at"):
+        fields[key] = _aware(fields[key])
+    for event in history:
+        event["at"] = _aware(event["at"])
+    return Ticket(**fields, transcript=json.loads(row["transcript"]), history=history)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def find_for_customer(engine: Engine, ticket_id: str, email: str) -> Ticket | None:
+    """The ticket only when the e-mail on it matches: the same None for a wrong id and a wrong e-mail."""
+    ticket = get_ticket(engine, normalise_ticket_id(ticket_id))
+    if ticket is None or ticket.email.strip().lower() != email.strip().lower():
+        return None
+    return ticket
+
+
+def list_tickets(engine: Engine, status: str | None = None, limit: int = 50) -> list[Ticket]:
+    query = sa.select(tickets.c.id).order_by(tickets.c.created_at.desc()).limit(limit)
+    if status:
+        query = query.where(tickets.c.status == status)
+    try:
+        with engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(query)]
+    except sa.exc.SQLAlchemyError as error:
+        raise StorageError(f"database error: {error.__class__.__name__}") from error
+    return [t for t in (get_ticket(engine, i) for i in ids) if t is not None]
+
+
+def set_status(engine: Engine, ticket_id: str, status: str, actor: str, note: str | None, now: datetime) -> bool:
+    """Change a ticket's status and record who did it; False when there is no such ticket."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    with transaction(engine) as connection:
+        changed = connection.execute(
+            tickets.update().where(tickets.c.id == ticket_id).values(status=status, updated_at=now)
+        ).rowcount
+        if changed:
+            connection.execute(
+                ticket_events.insert().values(ticket_id=ticket_id, status=status, note=note, actor=actor, at=now)
+            )
+    return bool(changed)

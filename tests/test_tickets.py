@@ -1,0 +1,246 @@
+"""Tickets through the real Rasa server and action server: the form, the store, the e-mail, the status."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+
+from tests.servers import MODEL, ROOT, RunningBot, free_port, start_bot
+
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+TICKET_ID = re.compile(r"TCK-[2-9A-HJ-NP-TW-Z]{6}")
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls this for each message
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = f"{message['subject']}\n{message.get_content()}"  # decoded: the body may be base64
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), text))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, inbox) -> RunningBot:
+    _, port = inbox
+    extra = {
+        "SUPPORTBOT_SMTP_HOST": "127.0.0.1",
+        "SUPPORTBOT_SMTP_PORT": str(port),
+        "SUPPORTBOT_DATABASE_TIMEOUT": "1",  # a locked database fails fast in the unavailable-database test
+    }
+    running = start_bot(tmp_path_factory.mktemp("tickets"), ARTIFACTS / "tickets", extra)
+    yield running
+    running.stop()
+
+
+def new_sender() -> str:
+    return uuid.uuid4().hex
+
+
+def texts(messages: list[dict]) -> list[str]:
+    return [m.get("text", "") for m in messages]
+
+
+def said(name: str, language: str = "en", **values: str) -> str:
+    """A response's text in `language` from domain.yml, with placeholders filled in."""
+    for variant in DOMAIN["responses"][name]:
+        condition = variant.get("condition") or []
+        if (language == "en" and not condition) or any(c["value"] == language for c in condition):
+            return variant["text"].format(**values) if values else variant["text"]
+    raise KeyError((name, language))
+
+
+def conversation(bot: RunningBot, sender: str, *messages: str) -> list[list[str]]:
+    return [texts(bot.say(message, sender)) for message in messages]
+
+
+def supportbot(bot: RunningBot, *args: str) -> subprocess.CompletedProcess:
+    database = f"sqlite:///{bot.workdir / 'var' / 'supportbot.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "tickets", *args, "--database", database],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_ticket_in_malay_with_a_wrong_email_on_the_way(bot, inbox):
+    sender = new_sender()
+    replies = conversation(
+        bot,
+        sender,
+        "hai, sy nak buka tiket",
+        "Siti Aminah",
+        "siti.aminah@gmail",  # not an address
+        "siti.aminah@gmail.com",
+        '/inform{"ticket_category": "returns"}',
+        "KL-20481234",
+        "blender yg sy terima jag dia retak dan bocor bila isi air",
+        "/affirm",
+    )
+    assert replies[0] == [said("utter_ticket_intro", "ms"), said("utter_ask_ticket_name", "ms")]
+    assert replies[2][0] == said("utter_invalid_email", "ms")
+    assert replies[3][0] == said("utter_ask_ticket_category", "ms")
+    assert replies[6][0].startswith(said("utter_ticket_summary", "ms").split("\n")[0])
+    confirmation = replies[7][0]
+    ticket_id = TICKET_ID.search(confirmation).group(0)
+    assert confirmation.startswith(said("utter_ticket_created", "ms").split("{")[0])
+    assert "siti.aminah@gmail.com" in confirmation
+
+    shown = supportbot(bot, "show", ticket_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    ticket = json.loads(shown.stdout)
+    assert ticket["name"] == "Siti Aminah" and ticket["email"] == "siti.aminah@gmail.com"
+    assert ticket["order_number"] == "KL-20481234" and ticket["category"] == "returns" and ticket["language"] == "ms"
+    assert ticket["status"] == "open" and [e["status"] for e in ticket["history"]] == ["open"]
+    assert any("jag dia retak" in line["text"] for line in ticket["transcript"])
+    # The promise in the chat is the one stored (weekday and time in Malay).
+    assert ticket["reply_by"] and re.search(r"(Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad) \d\d:\d\d", confirmation)
+
+    handler, _ = inbox
+    messages = handler.messages
+    deadline = time.monotonic() + 30  # the outbox is delivered every few seconds
+    while time.monotonic() < deadline and not any(ticket_id in m[2] for m in messages):
+        time.sleep(0.5)
+    mail = next((m for m in messages if ticket_id in m[2]), None)
+    assert mail is not None, f"no e-mail with {ticket_id} in {messages}"
+    assert mail[1] == ["siti.aminah@gmail.com"]
+    assert "Siti Aminah" in mail[2] and "jag dia retak" in mail[2]  # in Malay, with what the customer told us
+
+    # The status, in English, in another conversation: with the right e-mail, and with a wrong one.
+    other = new_sender()
+    status = conversation(bot, other, f"what's the status of {ticket_id}?", "siti.aminah@gmail.com")
+    assert status[0] == [said("utter_ask_email")]
+    assert status[1][0].startswith(f"Ticket {ticket_id} is open")
+    refused = conversation(bot, new_sender(), f"status of ticket {ticket_id} please", "someone.else@gmail.com")
+    assert refused[1] == [said("utter_ticket_not_found")]
+
+
+def test_the_same_field_refused_twice_offers_a_person(bot):
+    replies = conversation(bot, new_sender(), "I want to report a problem", "Tan Wei Ming", "not an email", "still no")
+    assert replies[2] == [said("utter_invalid_email"), said("utter_ask_email")]
+    assert replies[3][0] == said("utter_invalid_email")
+    assert "+60 3-2788 4100" in replies[3][-1]  # the ways to reach a person, instead of a third try
+
+
+def test_an_email_typo_gets_a_suggestion_and_the_same_address_again_is_accepted(bot):
+    replies = conversation(bot, new_sender(), "open a ticket", "Maria Santos", "maria@gmial.com", "maria@gmial.com")
+    assert replies[2][0] == said("utter_email_typo", suggestion="maria@gmail.com")
+    assert replies[3][0] == said("utter_ask_ticket_category")
+
+
+def test_a_field_can_be_corrected_before_sending(bot):
+    sender = new_sender()
+    conversation(
+        bot,
+        sender,
+        "open a ticket",
+        "Nguyen An",
+        "an.nguyen@example.com",
+        '/inform{"ticket_category": "account"}',  # no order number for an account question
+        "I cannot change my phone number in my profile page",
+    )
+    changed = conversation(bot, sender, '/change_ticket{"ticket_field": "email"}', "an.nguyen@example.vn", "/affirm")
+    assert changed[0] == [said("utter_ask_email")]
+    assert "an.nguyen@example.vn" in changed[1][0] and "Order" in changed[1][0]
+    assert "an.nguyen@example.vn" in changed[2][0] and TICKET_ID.search(changed[2][0])
+
+
+def test_cancel_at_any_point(bot):
+    sender = new_sender()
+    replies = conversation(bot, sender, "open a ticket", "Ahmad", "cancel")
+    assert replies[2] == [said("utter_ticket_cancelled")]
+    slots = bot.tracker(sender)["slots"]
+    assert slots["ticket_name"] is None and slots["requested_slot"] is None
+
+
+def test_the_language_can_change_in_the_middle_of_the_form(bot):
+    sender = new_sender()
+    replies = conversation(bot, sender, "hai, sy nak buka tiket", "Siti", "can we speak English?", "siti@example.com")
+    assert replies[1] == [said("utter_ask_email", "ms")]
+    assert replies[2] == [said("utter_language_switched"), said("utter_ask_email")]
+    assert replies[3] == [said("utter_ask_ticket_category")]
+
+
+def test_what_the_customer_said_before_is_not_asked_again(bot):
+    sender = new_sender()
+    conversation(bot, sender, "my email is lim.mei@example.com and my order is KL-55512345")
+    replies = conversation(bot, sender, "I want to report a problem", "Lim Mei", '/inform{"ticket_category": "orders"}')
+    assert replies[1] == [said("utter_ask_ticket_category")]  # e-mail known: not asked
+    assert replies[2] == [said("utter_ask_ticket_description")]  # order number known: not asked
+
+
+def test_an_unavailable_database_loses_nothing_and_a_retry_saves_it(bot):
+    sender = new_sender()
+    conversation(
+        bot,
+        sender,
+        "open a ticket",
+        "Rina",
+        "rina@example.co.id",
+        '/inform{"ticket_category": "tech"}',
+        "the app closes every time I open my cart",
+    )
+    database = sqlite3.connect(bot.workdir / "var" / "supportbot.db", timeout=1)
+    database.execute("BEGIN EXCLUSIVE")  # another writer holds the database: the bot's write must wait, then fail
+    try:
+        failed = texts(bot.say("/affirm", sender))
+    finally:
+        database.rollback()
+        database.close()
+    assert failed == [said("utter_ticket_not_saved")]
+    assert bot.tracker(sender)["slots"]["ticket_description"] == "the app closes every time I open my cart"
+    saved = texts(bot.say("yes", sender))
+    ticket_id = TICKET_ID.search(saved[0]).group(0)
+    listed = supportbot(bot, "list")
+    assert ticket_id in listed.stdout
+
+
+def test_staff_change_the_status_and_the_customer_sees_it(bot):
+    sender = new_sender()
+    replies = conversation(
+        bot,
+        sender,
+        "open a ticket",
+        "Jose Cruz",
+        "jose.cruz@example.ph",
+        '/inform{"ticket_category": "billing"}',
+        "I need an official receipt with my company name on it",
+        "/affirm",
+    )
+    ticket_id = TICKET_ID.search(replies[-1][0]).group(0)
+    assert supportbot(bot, "set-status", ticket_id, "resolved", "--by", "amir", "--note", "sent").returncode == 0
+    assert texts(bot.say(f"status of {ticket_id}", sender)) == [
+        said("utter_ticket_status_resolved", ticket_id=ticket_id)
+    ]
+    history = json.loads(supportbot(bot, "show", ticket_id, "--json").stdout)["history"]
+    assert [(e["status"], e["actor"]) for e in history] == [("open", "customer"), ("resolved", "amir")]
