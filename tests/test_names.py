@@ -1,11 +1,15 @@
 """The domain, the rules and the code agree on every name (bot/names.py is the one place)."""
 
+import re
 from pathlib import Path
 
 import yaml
+from rasa_sdk import Action, FormValidationAction
 
 from actions import faq as faq_actions
+from actions import tickets as ticket_actions
 from bot import names
+from bot.tickets.store import STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -22,21 +26,30 @@ def test_domain_declares_every_intent_slot_action_and_entity():
     assert constants("ENTITY_") <= set(DOMAIN["entities"])
 
 
+ACTION_MODULES = (faq_actions, ticket_actions)
+RASA_ACTIONS = {"action_deactivate_loop", "action_listen", "action_restart"}  # Rasa's own
+
+
 def test_every_custom_action_in_the_domain_is_implemented():
     implemented = {
         cls().name()
-        for cls in vars(faq_actions).values()
-        if isinstance(cls, type) and issubclass(cls, faq_actions.Action) and cls is not faq_actions.Action
+        for module in ACTION_MODULES
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, Action)
+        and cls not in (Action, FormValidationAction)
+        and cls.__module__ == module.__name__
     }
     assert implemented == set(DOMAIN["actions"])
 
 
 def test_every_response_the_actions_use_exists():
-    source = (ROOT / "actions" / "faq.py").read_text()
-    used = {
-        word.strip('"') for word in source.replace("(", " ").replace(",", " ").split() if word.startswith('"utter_')
-    }
-    assert used <= set(DOMAIN["responses"])
+    for module in ACTION_MODULES:
+        source = Path(module.__file__).read_text()
+        used = set(re.findall(r'"(utter_[a-z_]+)', source)) - {"utter_ticket_status_"}
+        assert used <= set(DOMAIN["responses"]), module.__name__
+    statuses = {f"utter_ticket_status_{status}" for status in STATUSES}
+    assert statuses <= set(DOMAIN["responses"])
 
 
 def test_rules_only_use_declared_intents_and_actions():
@@ -46,4 +59,5 @@ def test_rules_only_use_declared_intents_and_actions():
             if "intent" in step:
                 assert step["intent"] in DOMAIN["intents"] or step["intent"] == "nlu_fallback", rule["rule"]
             if "action" in step:
-                assert step["action"] in DOMAIN["actions"] or step["action"] in DOMAIN["responses"], rule["rule"]
+                known = set(DOMAIN["actions"]) | set(DOMAIN["responses"]) | set(DOMAIN["forms"]) | RASA_ACTIONS
+                assert step["action"] in known, rule["rule"]

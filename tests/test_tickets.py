@@ -244,3 +244,12 @@ def test_staff_change_the_status_and_the_customer_sees_it(bot):
     ]
     history = json.loads(supportbot(bot, "show", ticket_id, "--json").stdout)["history"]
     assert [(e["status"], e["actor"]) for e in history] == [("open", "customer"), ("resolved", "amir")]
+
+
+def test_the_category_is_inferred_from_the_question_answered_before(bot):
+    sender = new_sender()
+    conversation(bot, sender, "how do I send back a jacket that doesn't fit?", "no")
+    replies = conversation(bot, sender, "I want to report a problem", "Aisyah", "aisyah@example.com")
+    # The returns answer came first: the topic is returns, so the form goes on to the order number.
+    assert replies[2] == [said("utter_ask_order_number")]
+    assert bot.tracker(sender)["slots"]["ticket_category"] == "returns"
