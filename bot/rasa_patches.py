@@ -5,13 +5,21 @@ Applied once by `bot.server` before the server starts; nothing else patches Rasa
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.exceptions import RasaException
+
+logger = logging.getLogger(__name__)
+
+# Said when the action server cannot be reached or fails; a response in domain.yml, in every language.
+TECHNICAL_PROBLEM_RESPONSE = "utter_technical_problem"
+_run_remote_action = RemoteAction.run
 
 
 @lru_cache(maxsize=1)
@@ -37,5 +45,22 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise
 
 
+async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list:
+    """A custom action, or an apology when the action server is down or failing.
+
+    Rasa logs the error and answers nothing: the customer is left waiting. Their message is
+    already in the tracker, so nothing is lost; they are told to try again.
+    """
+    try:
+        return await _run_remote_action(self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise  # a form's "that is not an answer to my question": Rasa's normal flow
+    except RasaException:
+        logger.exception("custom action %s failed; the customer is told to try again", self.name())
+        message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name())
+        return [create_bot_utterance(message)] if message else []
+
+
 def apply() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]

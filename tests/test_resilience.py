@@ -1,0 +1,47 @@
+"""When the action server is down the customer is told so, in their language, and nothing is lost."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.servers import MODEL, ROOT, RunningBot, start_bot
+
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+
+
+def apology(language: str) -> str:
+    for variant in DOMAIN["responses"]["utter_technical_problem"]:
+        condition = variant.get("condition") or []
+        if (language == "en" and not condition) or any(c["value"] == language for c in condition):
+            return variant["text"]
+    raise KeyError(language)
+
+
+@pytest.fixture(scope="module")
+def bot_without_actions(tmp_path_factory) -> RunningBot:
+    running = start_bot(tmp_path_factory.mktemp("resilience"), ARTIFACTS / "resilience")
+    action_server = running.processes[0]
+    action_server.terminate()  # the action server crashes; the Rasa server stays up
+    action_server.wait(timeout=20)
+    yield running
+    running.stop()
+
+
+def test_a_dead_action_server_gets_an_apology_and_the_message_is_kept(bot_without_actions):
+    bot, sender = bot_without_actions, uuid.uuid4().hex
+    assert [m.get("text") for m in bot.say("how long do i have to return something", sender)] == [apology("en")]
+    assert [m.get("text") for m in bot.say("boleh cancel order tak? baru je order", sender)] == [apology("ms")]
+    said = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert said == ["how long do i have to return something", "boleh cancel order tak? baru je order"]
+
+
+def test_responses_that_need_no_action_server_still_work(bot_without_actions):
+    replies = bot_without_actions.say("hello", uuid.uuid4().hex)
+    assert replies[0]["text"].startswith("Hi! I'm Kedai Lumina's support assistant")
