@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from bot.knowledge.response_translations import variant_for
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.names import (
     ACTION_ANSWER_FAQ,
@@ -45,11 +46,8 @@ def language_of(tracker: Tracker) -> str:
 def response_text(domain: dict[str, Any], name: str, language: str, default: str) -> str:
     """A response's text in `language`: its variant conditioned on that language, else the plain one."""
     variants = domain.get("responses", {}).get(name, [])
-    for variant in variants:
-        if any(c.get("name") == SLOT_LANGUAGE and c.get("value") == language for c in variant.get("condition", [])):
-            return variant.get("text", default)
-    plain = [v for v in variants if not v.get("condition")]
-    return plain[0].get("text", default) if plain else default
+    variant = variant_for(variants, language) or variant_for(variants, DEFAULT_LANGUAGE)
+    return variant.get("text", default) if variant else default
 
 
 def facts_for(knowledge: KnowledgeBase, language: str) -> dict[str, str]:

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
+
+from bot.knowledge.response_translations import variant_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "supportbot.tar.gz"
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 
 def free_port() -> int:
@@ -132,3 +136,16 @@ def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = N
         bot.stop()
         raise
     return bot
+
+
+def bot_says(name: str, language: str = "en", **values: str) -> str:
+    """A response's text in `language` as domain.yml writes it, placeholders filled; KeyError if not translated."""
+    variant = variant_for(DOMAIN["responses"][name], language)
+    if variant is None:
+        raise KeyError((name, language))
+    return variant["text"].format(**values) if values else variant["text"]
+
+
+def bot_buttons(name: str, language: str = "en") -> list[str]:
+    """The button titles of a response's variant for `language`."""
+    return [b["title"] for b in variant_for(DOMAIN["responses"][name], language)["buttons"]]

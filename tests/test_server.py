@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from bot.matching.decision import decide
-from tests.servers import MODEL, RunningBot, start_bot
+from tests.servers import MODEL, RunningBot, bot_buttons, bot_says, start_bot
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
 
@@ -196,27 +195,14 @@ def test_messages_in_flight_during_reloads_are_all_answered(bot, knowledge):
 
 # --- Five languages over REST -------------------------------------------------------------------
 
-DOMAIN = yaml.safe_load((Path(__file__).resolve().parent.parent / "domain.yml").read_text())
-
-
-def response_in(name: str, language: str) -> dict:
-    """A response's variant for `language` in domain.yml (the English one has no condition)."""
-    for variant in DOMAIN["responses"][name]:
-        condition = variant.get("condition") or []
-        if (language == "en" and not condition) or any(c["value"] == language for c in condition):
-            return variant
-    raise KeyError((name, language))
-
 
 def answer_in(messages: list[dict], language: str) -> str:
     """The answer paragraphs before the "was this helpful?" question in `language`."""
-    helpful = response_in("utter_ask_helpful", language)["text"]
+    helpful = bot_says("utter_ask_helpful", language)
     texts_before = []
     for message in messages:
         if message.get("text") == helpful:
-            assert [b["title"] for b in message["buttons"]] == [
-                b["title"] for b in response_in("utter_ask_helpful", language)["buttons"]
-            ]
+            assert [b["title"] for b in message["buttons"]] == bot_buttons("utter_ask_helpful", language)
             return "\n\n".join(texts_before)
         texts_before.append(message.get("text", ""))
     raise AssertionError(f"no {language} 'was this helpful?' in {messages}")
@@ -233,11 +219,11 @@ def answer_in(messages: list[dict], language: str) -> str:
 )
 def test_a_conversation_in_each_language(bot, knowledge, greeting, question, language, entry):
     sender = new_sender()
-    assert texts(bot.say(greeting, sender)) == [response_in("utter_greet", language)["text"]]
+    assert texts(bot.say(greeting, sender)) == [bot_says("utter_greet", language)]
     # (an entry marked `handoff` adds how to reach a person after the answer)
     assert answer_in(bot.say(question, sender), language).startswith(knowledge.answer(entry, language))
     # "ok" has no language of its own: it keeps the conversation's, and answers "was this helpful?".
-    assert texts(bot.say("ok", sender)) == [response_in("utter_feedback_thanks", language)["text"]]
+    assert texts(bot.say("ok", sender)) == [bot_says("utter_feedback_thanks", language)]
     assert bot.tracker(sender)["slots"]["language"] == language
 
 
@@ -252,15 +238,15 @@ def test_a_conversation_that_moves_from_english_to_malay_to_tagalog(bot, knowled
     assert answer_in(bot.say("magkano po ang shipping fee papuntang Cebu?", sender), "tl") == knowledge.answer(
         "shipping.cost", "tl"
     )
-    assert texts(bot.say("salamat po", sender)) == [response_in("utter_you_are_welcome", "tl")["text"]]
+    assert texts(bot.say("salamat po", sender)) == [bot_says("utter_you_are_welcome", "tl")]
 
 
 def test_asking_for_a_language_switches_and_says_so(bot):
     sender = new_sender()
     bot.say("hai, sy nak tanya pasal baucar", sender)
     assert texts(bot.say("can we speak English?", sender)) == ["OK, I'll reply in English from now on."]
-    assert texts(bot.say("ok", sender)) == [response_in("utter_ok", "en")["text"]]
-    assert texts(bot.say("bahasa melayu boleh?", sender)) == [response_in("utter_language_switched", "ms")["text"]]
+    assert texts(bot.say("ok", sender)) == [bot_says("utter_ok", "en")]
+    assert texts(bot.say("bahasa melayu boleh?", sender)) == [bot_says("utter_language_switched", "ms")]
 
 
 def test_did_you_mean_is_in_the_customers_language(bot, knowledge, matcher, pipeline_config):
@@ -274,9 +260,9 @@ def test_did_you_mean_is_in_the_customers_language(bot, knowledge, matcher, pipe
     sender = new_sender()
     bot.say("hai, selamat pagi", sender)
     replies = bot.say(vague[0], sender)
-    assert replies[0]["text"] == response_in("utter_did_you_mean", "ms")["text"]
+    assert replies[0]["text"] == bot_says("utter_did_you_mean", "ms")
     buttons = replies[0]["buttons"]
-    assert buttons[-1]["title"] == response_in("utter_none_of_these_button", "ms")["text"]
+    assert buttons[-1]["title"] == bot_says("utter_none_of_these_button", "ms")
     for button in buttons[:-1]:
         chosen = button["payload"].split('"')[3]
         assert button["title"] == knowledge.entries[chosen].title["ms"]

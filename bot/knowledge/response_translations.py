@@ -44,3 +44,9 @@ def _language_of(variant: dict) -> str | None:
         if condition.get("type") == "slot" and condition.get("name") == SLOT_LANGUAGE:
             return str(condition.get("value"))
     return None
+
+
+def variant_for(variants: list[dict], language: str) -> dict | None:
+    """The variant written for `language` (English: the one without a language condition), or None."""
+    wanted = None if language == DEFAULT_LANGUAGE else language
+    return next((v for v in variants if _language_of(v) == wanted), None)
