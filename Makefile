@@ -7,16 +7,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 MODEL := models/supportbot.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+# The widget's npm packages: the socket.io client it loads, and axe-core for its accessibility test.
+WIDGET_PACKAGES := widget/node_modules/.installed
 
 .PHONY: run test install train lint bench bench-languages lock clean
 
-run: $(MODEL)
+run: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m bot.serve
 
 # Held-out phrasings per language (not in faq/): answered right at least this often, or the build fails.
 HELDOUT_MIN_ACCURACY := 0.8
 
-test: $(MODEL)
+test: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/ruff check bot actions tests benchmarks
 	$(BIN)/supportbot faq lint
 	for language in en ms id tl vi; do \
@@ -24,7 +26,7 @@ test: $(MODEL)
 	done
 	$(BIN)/python -m pytest -q
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(WIDGET_PACKAGES)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed (Rasa 3.6 does not run on newer). Install it, or set PYTHON310=/path/to/python3.10"; exit 1; }
@@ -32,6 +34,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --upgrade "pip<25"
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(WIDGET_PACKAGES): widget/package.json widget/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the chat widget's packages (apt-get install npm)"; exit 1; }
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Retrain only when the pipeline, domain or training data changed; faq/ edits need no training.
@@ -60,4 +67,4 @@ lock:
 	  /tmp/supportbot-lock/bin/pip freeze --exclude supportbot; } > requirements.lock
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models .pytest_cache widget/node_modules

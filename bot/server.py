@@ -1,7 +1,8 @@
 """Start the Rasa server with the product's settings (`python -m bot.server`).
 
-Rasa's CLI takes the API token only as an argument, visible to every local
-user in the process list; here it is read from `SUPPORTBOT_API_TOKEN`.
+What `rasa run` does (rasa.core.run.serve_application), with the product's pages added to the
+app and the API token read from `SUPPORTBOT_API_TOKEN`: Rasa's CLI takes it only as an
+argument, visible to every local user in the process list.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import argparse
 import logging
 import os
 import sys
+from functools import partial
 
-from rasa.core.run import serve_application
+from rasa.core.run import close_resources, configure_app, create_http_input_channels, load_agent_on_start
 from rasa.core.utils import AvailableEndpoints
 from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
-from bot import rasa_patches
+from bot import rasa_patches, web
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,15 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging_and_warnings(level)
     configure_structlog(level)
     rasa_patches.apply()
-    serve_application(
-        model_path=args.model,
-        credentials=args.credentials,
-        interface=args.host,
-        port=args.port,
+
+    endpoints = AvailableEndpoints.read_endpoints(args.endpoints)
+    app = configure_app(
+        create_http_input_channels(None, args.credentials),
         auth_token=token,
         enable_api=True,
-        endpoints=AvailableEndpoints.read_endpoints(args.endpoints),
+        port=args.port,
+        endpoints=endpoints,
     )
+    web.install(app)
+    app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
+    app.register_listener(close_resources, "after_server_stop")
+    logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
+    app.run(host=args.host, port=args.port, workers=1, access_log=False)
     return 0
 
 

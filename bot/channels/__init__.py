@@ -1,0 +1,1 @@
+"""Rasa input channels the product adds: the chat widget's socket.io channel."""
