@@ -42,13 +42,15 @@ def knowledge() -> KnowledgeBase:
 
 
 def engine() -> Engine:
-    """The product database; the first use also starts delivering the outbox's e-mail (when configured)."""
+    """The product database; the first use also starts delivering the outbox (e-mail, webhooks) when configured."""
     global _engine, _mail_worker
     with _lock:
         if _engine is None:
             settings = load_settings()
-            _engine = create_engine(settings.database_url, timeout=settings.database_timeout)
-            _mail_worker = start_mail_worker(_engine)
+            engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+            # Before `_engine` is set: a bad mail or webhook setting fails every use, not just the first.
+            _mail_worker = start_mail_worker(engine)
+            _engine = engine
     return _engine
 
 

@@ -7,12 +7,14 @@ code as the bot, and turns their exceptions into one-line messages.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.console.agents import add_agent, list_agents, remove_agent
 from bot.evaluation import EvalFileError, Report, evaluate, load_cases
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
@@ -219,6 +221,47 @@ def cmd_tickets_set_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_agents_add(args: argparse.Namespace) -> int:
+    """Create a console log-in. The password is read from the terminal (or one line of stdin), never argv."""
+    try:
+        password = _read_password()
+        now = datetime.now(timezone.utc)
+        agent = add_agent(_engine(args), args.username, args.name or args.username, password, now)
+    except ValueError as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"agent {agent.username} ({agent.display_name}) can now log in at /console/")
+    return EXIT_OK
+
+
+def cmd_agents_list(args: argparse.Namespace) -> int:
+    """Every agent: username and the name customers see."""
+    found = list_agents(_engine(args))
+    for agent in found:
+        print(f"{agent.username:<24}{_printable(agent.display_name)}")
+    if not found:
+        print("no agents yet: supportbot agents add USERNAME --name 'Siti'")
+    return EXIT_OK
+
+
+def cmd_agents_remove(args: argparse.Namespace) -> int:
+    """Delete an agent; their open console sessions end at once."""
+    if not remove_agent(_engine(args), args.username):
+        print(f"supportbot: no agent {args.username}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"agent {args.username} removed")
+    return EXIT_OK
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password (10 characters or more): ")
+        if getpass.getpass("Again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
 def _printable(text: object) -> str:
     """Customer text for a terminal: control characters (escape sequences) shown, not obeyed."""
     return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in str(text))
@@ -286,6 +329,22 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("status", choices=STATUSES, help="the new status")
     status.add_argument("--by", default="staff", help="who changes it (recorded in the history)")
     status.add_argument("--note", help="why (recorded in the history)")
+
+    agents = commands.add_parser("agents", help="agent console log-ins", description="Agents of the console.")
+    agent_commands = agents.add_subparsers(dest="agents_command", required=True)
+
+    def add_agent_command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str):
+        sub = agent_commands.add_parser(name, help=help_text, description=handler.__doc__)
+        sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    adding = add_agent_command("add", cmd_agents_add, "create an agent (asks for the password)")
+    adding.add_argument("username", help="log-in name: a-z, 0-9, '.', '_', '-'")
+    adding.add_argument("--name", help="the name customers see (default: the username)")
+    add_agent_command("list", cmd_agents_list, "list the agents")
+    removing = add_agent_command("remove", cmd_agents_remove, "delete an agent")
+    removing.add_argument("username")
     return parser
 
 

@@ -1,4 +1,7 @@
-"""Sending the outbox's e-mails over SMTP, from a background thread, with retries left to the outbox."""
+"""Sending the outbox's e-mails over SMTP, and the worker thread that delivers the outbox (e-mails and webhooks).
+
+Retries are left to the outbox; the webhooks themselves are POSTed by `bot.handoff.webhook`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,17 @@ import os
 import smtplib
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from bot.handoff.webhook import HandoffSettings, deliver_due, load_handoff_settings
+from bot.settings import positive_seconds
 from bot.storage.outbox import KIND_EMAIL, OutboxMessage, due, mark_failed, mark_sent
 
 logger = logging.getLogger(__name__)
@@ -52,7 +58,7 @@ def load_mail_settings(environ: Mapping[str, str] | None = None) -> MailSettings
         password=password,
         starttls=_flag("SUPPORTBOT_SMTP_STARTTLS", env.get("SUPPORTBOT_SMTP_STARTTLS", "0")),
         sender=_sender(env.get("SUPPORTBOT_MAIL_FROM", DEFAULT_SENDER)),
-        timeout=_seconds("SUPPORTBOT_SMTP_TIMEOUT", env.get("SUPPORTBOT_SMTP_TIMEOUT", "10")),
+        timeout=positive_seconds("SUPPORTBOT_SMTP_TIMEOUT", env.get("SUPPORTBOT_SMTP_TIMEOUT", "10")),
     )
 
 
@@ -66,16 +72,6 @@ def _flag(name: str, value: str) -> bool:
     if value.strip() not in ("0", "1"):
         raise ValueError(f'{name} must be "1" or "0", got {value!r}')
     return value.strip() == "1"
-
-
-def _seconds(name: str, value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:  # also rejects nan
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    return seconds
 
 
 def _sender(value: str) -> str:
@@ -144,13 +140,22 @@ def build_email(settings: MailSettings, message: OutboxMessage, now: datetime) -
 
 
 class OutboxWorker(threading.Thread):
-    """Calls send_due every `interval` seconds until stop(); an error is logged and the next round tries again."""
+    """Every `interval` seconds until stop(): sends due e-mails (when `settings` is given) and POSTs due webhooks
+    (when `handoff` has a webhook URL). A failing round is logged and the next one tries again."""
 
-    def __init__(self, engine: Engine, settings: MailSettings, interval: float = 5.0) -> None:
-        # Daemon: a stuck SMTP call must not keep the process alive at exit; unsent rows stay in the outbox.
-        super().__init__(name="outbox-mail", daemon=True)
+    def __init__(
+        self,
+        engine: Engine,
+        settings: MailSettings | None,
+        interval: float = 5.0,
+        *,
+        handoff: HandoffSettings | None = None,
+    ) -> None:
+        # Daemon: a stuck SMTP or HTTP call must not keep the process alive at exit; unsent rows stay in the outbox.
+        super().__init__(name="outbox", daemon=True)
         self.engine = engine
-        self.settings = settings
+        self.settings = settings  # None: e-mail is off, e-mails wait in the outbox
+        self.handoff = handoff  # None or without a URL: webhooks are off
         self.interval = interval
         self._stopping = threading.Event()  # not `_stop`: threading.Thread already has a method by that name
 
@@ -160,11 +165,20 @@ class OutboxWorker(threading.Thread):
             self._stopping.wait(self.interval)
 
     def run_once(self) -> tuple[int, int]:
-        """One round; (sent, failed), or (0, 0) when the round itself failed (e.g. the database is down)."""
+        """One round over both kinds; (sent, failed), counting a kind whose round failed (e.g. the database is
+        down) as (0, 0). One kind failing does not hold up the other."""
+        rounds = []
+        if self.settings is not None:
+            rounds.append(self._round("e-mail", send_due, self.settings))
+        if self.handoff is not None and self.handoff.webhook_url is not None:
+            rounds.append(self._round("webhook", deliver_due, self.handoff))
+        return sum(sent for sent, _ in rounds), sum(failed for _, failed in rounds)
+
+    def _round(self, kind: str, deliver: Callable[[Engine, Any], tuple[int, int]], settings: Any) -> tuple[int, int]:
         try:
-            return send_due(self.engine, self.settings)
+            return deliver(self.engine, settings)
         except Exception:  # the worker must outlive any one bad round
-            logger.exception("outbox round failed; trying again in %.1f s", self.interval)
+            logger.exception("outbox round failed (%s); trying again in %.1f s", kind, self.interval)
             return 0, 0
 
     def stop(self, timeout: float | None = 30.0) -> None:
@@ -177,11 +191,14 @@ class OutboxWorker(threading.Thread):
 def start_mail_worker(
     engine: Engine, *, environ: Mapping[str, str] | None = None, interval: float = 5.0
 ) -> OutboxWorker | None:
-    """Start sending the outbox in the background; None (and one INFO line) when e-mail is off."""
+    """Start delivering the outbox in the background: e-mails when SMTP is set, handoff webhooks when their URL is
+    set (even with e-mail off). None when neither is; e-mail being off is one INFO line either way."""
     settings = load_mail_settings(environ)
+    handoff = load_handoff_settings(environ)
     if settings is None:
         logger.info(MAIL_OFF_MESSAGE)
-        return None
-    worker = OutboxWorker(engine, settings, interval)
+        if handoff.webhook_url is None:
+            return None
+    worker = OutboxWorker(engine, settings, interval, handoff=handoff)
     worker.start()
     return worker

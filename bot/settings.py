@@ -34,3 +34,14 @@ def _seconds(env: dict[str, str] | os._Environ, name: str, default: str) -> floa
         return float(env.get(name, default))
     except ValueError as error:
         raise ValueError(f"{name} must be a number of seconds: {error}") from None
+
+
+def positive_seconds(name: str, value: str) -> float:
+    """A setting's value as a positive number of seconds; ValueError naming the setting otherwise."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also rejects nan
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return seconds

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -14,6 +16,7 @@ from bot.storage.database import transaction
 from bot.storage.tables import outbox
 
 KIND_EMAIL = "email"
+KIND_WEBHOOK = "webhook"  # a JSON POST; the payload is the body (a handoff packet), signed when sent
 
 # Retry delay after a failure: 30 s, 1 min, 2 min, ... capped at an hour, so an outage is not hammered.
 FIRST_RETRY_SECONDS = 30
@@ -28,9 +31,9 @@ class EmailPayload(TypedDict):
 @dataclass(frozen=True)
 class OutboxMessage:
     id: int
-    kind: str  # "email"
-    destination: str  # an e-mail address (or, later, a URL)
-    payload: dict[str, Any]  # decoded JSON; an EmailPayload when kind is "email"
+    kind: str  # KIND_EMAIL or KIND_WEBHOOK
+    destination: str  # an e-mail address, or an http(s) URL for a webhook
+    payload: dict[str, Any]  # decoded JSON; an EmailPayload when kind is "email", the JSON body for "webhook"
     created_at: datetime  # aware, UTC
     attempts: int  # failed deliveries so far
     next_attempt_at: datetime  # aware, UTC
@@ -43,11 +46,23 @@ def enqueue_email(connection: Connection, to: str, subject: str, body: str, now:
         # A line break in a header would let text inject headers; refuse it here rather than fail at send time.
         raise ValueError("an e-mail needs an address and a subject without line breaks")
     payload: EmailPayload = {"subject": subject, "body": body}
+    return _insert(connection, KIND_EMAIL, to.strip(), payload, now)
+
+
+def enqueue_webhook(connection: Connection, url: str, packet: Mapping[str, Any], now: datetime) -> int:
+    """Queue a JSON POST of `packet` to `url` on the caller's connection, like enqueue_email; its id."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or _has_line_break(url):
+        raise ValueError(f"a webhook needs an http:// or https:// URL, got {url!r}")
+    return _insert(connection, KIND_WEBHOOK, url, dict(packet), now)
+
+
+def _insert(connection: Connection, kind: str, destination: str, payload: Mapping[str, Any], now: datetime) -> int:
     moment = _utc(now)
     result = connection.execute(
         outbox.insert().values(
-            kind=KIND_EMAIL,
-            destination=to.strip(),
+            kind=kind,
+            destination=destination,
             payload=json.dumps(payload, ensure_ascii=False),
             created_at=moment,
             attempts=0,

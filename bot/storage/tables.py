@@ -65,3 +65,61 @@ outbox = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
 )
+
+# Support agents who log in to the console. Passwords are stored only as scrypt hashes.
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Console log-ins. The cookie holds a random token; only its SHA-256 is stored, so a copy of the
+# database opens no session. `seen_at` is refreshed while the console is open: an agent is
+# "online" (handoffs are offered) while a session of theirs was seen in the last minute.
+agent_sessions = sa.Table(
+    "agent_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Conversations handed to a person: the queue. `packet` is the handoff packet (JSON) as built
+# when the customer was handed over (docs/handoff-packet.md).
+handoffs = sa.Table(
+    "handoffs",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False, index=True),  # waiting, active, ended, timed_out
+    sa.Column("reason", sa.String(30), nullable=False),
+    sa.Column("language", sa.String(5), nullable=False),
+    sa.Column("customer_name", sa.String(200)),
+    sa.Column("packet", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_by", sa.String(64)),  # an agent's username
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("ticket_id", sa.String(16)),  # when the agent turned the chat into a ticket
+)
+
+# Customer satisfaction: the 1-5 rating asked after a handoff ends.
+csat = sa.Table(
+    "csat",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("handoff_id", sa.String(16)),
+    sa.Column("ticket_id", sa.String(16)),
+    sa.Column("agent", sa.String(64)),
+    sa.Column("language", sa.String(5), nullable=False),
+    sa.Column("rating", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

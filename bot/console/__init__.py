@@ -1,0 +1,1 @@
+"""The agent console: agents, their log-ins, the queue and the live chat, served by the Rasa server."""
