@@ -275,6 +275,16 @@ def _ticket_json(ticket: Ticket, with_transcript: bool) -> dict:
     return data
 
 
+def _database_command(
+    commands: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+) -> argparse.ArgumentParser:
+    """A subcommand that works on the product database (`--database`, else the configured one)."""
+    sub = commands.add_parser(name, help=help_text, description=handler.__doc__)
+    sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
+    sub.set_defaults(handler=handler)
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description="Support bot tools for editors and operators.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -311,20 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     tickets = commands.add_parser("tickets", help="support tickets, for staff", description="Support tickets.")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
 
-    def add_ticket(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
-        sub = ticket_commands.add_parser(name, help=help_text, description=handler.__doc__)
-        sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
-        sub.set_defaults(handler=handler)
-        return sub
-
-    listing = add_ticket("list", cmd_tickets_list, "the latest tickets")
+    listing = _database_command(ticket_commands, "list", cmd_tickets_list, "the latest tickets")
     listing.add_argument("--status", choices=STATUSES, help="only tickets with this status")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
-    show = add_ticket("show", cmd_tickets_show, "one ticket with its history and conversation")
+    show = _database_command(ticket_commands, "show", cmd_tickets_show, "one ticket with its history and conversation")
     show.add_argument("id", help="ticket id, e.g. TCK-7Q4M2X")
     show.add_argument("--json", action="store_true", help="machine-readable output")
-    status = add_ticket("set-status", cmd_tickets_set_status, "change a ticket's status")
+    status = _database_command(ticket_commands, "set-status", cmd_tickets_set_status, "change a ticket's status")
     status.add_argument("id", help="ticket id, e.g. TCK-7Q4M2X")
     status.add_argument("status", choices=STATUSES, help="the new status")
     status.add_argument("--by", default="staff", help="who changes it (recorded in the history)")
@@ -333,17 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     agents = commands.add_parser("agents", help="agent console log-ins", description="Agents of the console.")
     agent_commands = agents.add_subparsers(dest="agents_command", required=True)
 
-    def add_agent_command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str):
-        sub = agent_commands.add_parser(name, help=help_text, description=handler.__doc__)
-        sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
-        sub.set_defaults(handler=handler)
-        return sub
-
-    adding = add_agent_command("add", cmd_agents_add, "create an agent (asks for the password)")
+    adding = _database_command(agent_commands, "add", cmd_agents_add, "create an agent (asks for the password)")
     adding.add_argument("username", help="log-in name: a-z, 0-9, '.', '_', '-'")
     adding.add_argument("--name", help="the name customers see (default: the username)")
-    add_agent_command("list", cmd_agents_list, "list the agents")
-    removing = add_agent_command("remove", cmd_agents_remove, "delete an agent")
+    _database_command(agent_commands, "list", cmd_agents_list, "list the agents")
+    removing = _database_command(agent_commands, "remove", cmd_agents_remove, "delete an agent")
     removing.add_argument("username")
     return parser
 

@@ -10,12 +10,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.storage.database import StorageError, transaction
+from bot.storage.database import as_utc, reading, transaction
 from bot.storage.tables import agent_sessions, agents
 
 # scrypt's recommended interactive parameters: ~50 ms and 16 MiB per check, so guessing is slow.
@@ -142,9 +142,9 @@ def session_for(engine: Engine, token: str | None, now: datetime) -> Session | N
     )
     with engine.connect() as connection:
         row = connection.execute(query).first()
-    if row is None or _aware(row.expires_at) <= now:
+    if row is None or as_utc(row.expires_at) <= now:
         return None
-    return Session(Agent(row.agent_id, row.username, row.display_name), row.csrf_token, _aware(row.expires_at))
+    return Session(Agent(row.agent_id, row.username, row.display_name), row.csrf_token, as_utc(row.expires_at))
 
 
 def mark_seen(engine: Engine, token: str, now: datetime) -> None:
@@ -166,17 +166,9 @@ def agents_online(engine: Engine, now: datetime) -> int:
         .where(agent_sessions.c.seen_at >= now - ONLINE_WITHIN)
         .where(agent_sessions.c.expires_at > now)
     )
-    try:
-        with engine.connect() as connection:
-            return int(connection.execute(query).scalar_one())
-    except sa.exc.SQLAlchemyError as error:
-        raise StorageError(f"database error: {error.__class__.__name__}") from error
+    with reading(engine) as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

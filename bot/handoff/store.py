@@ -8,7 +8,6 @@ agents (or two servers) cannot both claim or end the same handoff.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -17,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.handoff.packet import REASONS
-from bot.storage.database import StorageError, transaction
+from bot.storage.database import as_utc, reading, transaction
 from bot.storage.tables import csat, handoffs
-from bot.tickets.store import ID_ALPHABET, ID_LENGTH
+from bot.tickets.store import random_id
 
 ID_PREFIX = "HND-"
 WAITING, ACTIVE, ENDED, TIMED_OUT = "waiting", "active", "ended", "timed_out"
@@ -61,7 +60,7 @@ class Handoff:
 
 
 def new_handoff_id() -> str:
-    return ID_PREFIX + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+    return random_id(ID_PREFIX)
 
 
 def create_handoff(
@@ -93,7 +92,7 @@ def create_handoff(
 
 
 def get_handoff(engine: Engine, handoff_id: str) -> Handoff | None:
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         row = connection.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id)).first()
     return _handoff(row) if row else None
 
@@ -105,14 +104,14 @@ def open_handoff_for(engine: Engine, conversation_id: str) -> Handoff | None:
         .where(handoffs.c.conversation_id == conversation_id, handoffs.c.status.in_(OPEN_STATUSES))
         .order_by(handoffs.c.created_at.desc())
     )
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         row = connection.execute(query).first()
     return _handoff(row) if row else None
 
 
 def latest_handoff_for(engine: Engine, conversation_id: str) -> Handoff | None:
     query = sa.select(handoffs).where(handoffs.c.conversation_id == conversation_id)
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         row = connection.execute(query.order_by(handoffs.c.created_at.desc())).first()
     return _handoff(row) if row else None
 
@@ -120,7 +119,7 @@ def latest_handoff_for(engine: Engine, conversation_id: str) -> Handoff | None:
 def open_queue(engine: Engine) -> list[Handoff]:
     """Waiting and active handoffs, oldest first."""
     query = sa.select(handoffs).where(handoffs.c.status.in_(OPEN_STATUSES)).order_by(handoffs.c.created_at)
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         return [_handoff(row) for row in connection.execute(query)]
 
 
@@ -131,7 +130,7 @@ def queue_position(engine: Engine, handoff: Handoff) -> int:
         .select_from(handoffs)
         .where(handoffs.c.status == WAITING, handoffs.c.created_at < handoff.created_at)
     )
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         return int(connection.execute(query).scalar_one()) + 1
 
 
@@ -149,7 +148,7 @@ def time_out(engine: Engine, handoff_id: str, now: datetime) -> Handoff:
 
 def waiting_since_before(engine: Engine, moment: datetime) -> list[Handoff]:
     query = sa.select(handoffs).where(handoffs.c.status == WAITING, handoffs.c.created_at < moment)
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         return [_handoff(row) for row in connection.execute(query)]
 
 
@@ -182,7 +181,7 @@ def record_csat(
 
 def ratings_for(engine: Engine, conversation_id: str) -> list[dict[str, Any]]:
     query = sa.select(csat).where(csat.c.conversation_id == conversation_id).order_by(csat.c.id)
-    with _reading(engine) as connection:
+    with reading(engine) as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
 
 
@@ -203,23 +202,6 @@ def _move(engine: Engine, handoff_id: str, allowed: tuple[str, ...], status: str
     return _handoff(row)
 
 
-class _reading:
-    """A read-only connection whose database errors become StorageError."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __enter__(self) -> Connection:
-        try:
-            self.connection = self.engine.connect()
-        except sa.exc.SQLAlchemyError as error:
-            raise StorageError(f"database error: {error.__class__.__name__}") from error
-        return self.connection
-
-    def __exit__(self, *exc: object) -> None:
-        self.connection.close()
-
-
 def _handoff(row: Any) -> Handoff:
     return Handoff(
         id=row.id,
@@ -228,19 +210,17 @@ def _handoff(row: Any) -> Handoff:
         reason=row.reason,
         language=row.language,
         customer_name=row.customer_name,
-        created_at=_aware(row.created_at),
+        created_at=as_utc(row.created_at),
         claimed_by=row.claimed_by,
-        claimed_at=_aware(row.claimed_at),
-        ended_at=_aware(row.ended_at),
+        claimed_at=_utc_or_none(row.claimed_at),
+        ended_at=_utc_or_none(row.ended_at),
         ticket_id=row.ticket_id,
         packet=json.loads(row.packet),
     )
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment else None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -43,6 +44,21 @@ def migrate(engine: Engine) -> None:
         if "alembic_version" not in tables and "faq_feedback" in tables:
             command.stamp(config, "0001")  # a database from before migrations: it has revision 0001's table
         command.upgrade(config, "head")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads, whose database errors become StorageError like a transaction's."""
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except sa.exc.SQLAlchemyError as error:
+        raise StorageError(f"database error: {error.__class__.__name__}") from error
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @contextmanager

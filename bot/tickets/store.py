@@ -10,12 +10,12 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.storage.database import StorageError, transaction
+from bot.storage.database import StorageError, as_utc, reading, transaction
 from bot.storage.outbox import enqueue_email
 from bot.storage.tables import ticket_events, tickets
 
@@ -65,8 +65,13 @@ class ConfirmationEmail:
     body: str
 
 
+def random_id(prefix: str) -> str:
+    """`prefix` and ID_LENGTH characters of ID_ALPHABET: the shape of ticket and handoff ids."""
+    return prefix + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
 def new_ticket_id() -> str:
-    return ID_PREFIX + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+    return random_id(ID_PREFIX)
 
 
 def normalise_ticket_id(text: str) -> str:
@@ -118,28 +123,20 @@ def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | 
 
 
 def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
-            if row is None:
-                return None
-            events = connection.execute(
-                sa.select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
-            ).mappings()
-            history = [{"status": e["status"], "note": e["note"], "actor": e["actor"], "at": e["at"]} for e in events]
-    except sa.exc.SQLAlchemyError as error:
-        raise StorageError(f"database error: {error.__class__.__name__}") from error
+    with reading(engine) as connection:
+        row = connection.execute(sa.select(tickets).where(tickets.c.id == ticket_id)).mappings().first()
+        if row is None:
+            return None
+        events = connection.execute(
+            sa.select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+        ).mappings()
+        history = [{"status": e["status"], "note": e["note"], "actor": e["actor"], "at": e["at"]} for e in events]
     fields = {k: row[k] for k in Ticket.__dataclass_fields__ if k not in ("transcript", "history")}
     for key in ("reply_by", "created_at", "updated_at"):
-        fields[key] = _aware(fields[key])
+        fields[key] = as_utc(fields[key])
     for event in history:
-        event["at"] = _aware(event["at"])
+        event["at"] = as_utc(event["at"])
     return Ticket(**fields, transcript=json.loads(row["transcript"]), history=history)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything is stored in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def find_for_customer(engine: Engine, ticket_id: str, email: str) -> Ticket | None:
@@ -154,11 +151,8 @@ def list_tickets(engine: Engine, status: str | None = None, limit: int = 50) -> 
     query = sa.select(tickets.c.id).order_by(tickets.c.created_at.desc()).limit(limit)
     if status:
         query = query.where(tickets.c.status == status)
-    try:
-        with engine.connect() as connection:
-            ids = [row[0] for row in connection.execute(query)]
-    except sa.exc.SQLAlchemyError as error:
-        raise StorageError(f"database error: {error.__class__.__name__}") from error
+    with reading(engine) as connection:
+        ids = [row[0] for row in connection.execute(query)]
     return [t for t in (get_ticket(engine, i) for i in ids) if t is not None]
 
 
