@@ -7,16 +7,17 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from bot.handoff.upset import detect_upset
 from bot.knowledge.response_translations import variant_for
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.names import (
     ACTION_ANSWER_FAQ,
     ACTION_FAQ_FALLBACK,
-    ACTION_OFFER_CONTACT,
+    ACTION_OFFER_HUMAN,
     ACTION_RECORD_FEEDBACK,
     ENTITY_FAQ_ID,
     FAQ_KEY,
@@ -25,17 +26,18 @@ from bot.names import (
     INTENT_NLU_FALLBACK,
     INTENT_NONE_OF_THESE,
     INTENT_OUT_OF_SCOPE,
+    SLOT_HANDOFF_REASON,
     SLOT_LANGUAGE,
     SLOT_LAST_FAQ,
     SLOT_LAST_TOPIC,
     SLOT_MISSES,
+    SLOT_NOT_HELPFUL,
+    SLOT_UPSET_OFFERED,
 )
 from bot.storage.database import StorageError
 from bot.storage.feedback import Feedback, record_feedback
 
 logger = logging.getLogger(__name__)
-
-MISSES_BEFORE_WAYS_FORWARD = 2  # "I don't know" this many times in a row -> offer every way forward
 
 
 def language_of(tracker: Tracker) -> str:
@@ -68,6 +70,24 @@ def suggestion_payload(entry_id: str) -> str:
     return f"/{INTENT_FAQ}" + json.dumps({ENTITY_FAQ_ID: entry_id})
 
 
+def offer_person(reason: str) -> list[EventType]:
+    """Events that make `action_offer_human` offer a person next, for `reason` (see bot.handoff.packet.REASONS)."""
+    events: list[EventType] = [SlotSet(SLOT_HANDOFF_REASON, reason), FollowupAction(ACTION_OFFER_HUMAN)]
+    if reason == "upset":
+        events.append(SlotSet(SLOT_UPSET_OFFERED, True))
+    return events
+
+
+def is_upset(tracker: Tracker, language: str) -> bool:
+    """The customer's last message reads as upset, and no person was offered for that yet (once is enough)."""
+    if not services.handoff_thresholds().offer_when_upset or tracker.get_slot(SLOT_UPSET_OFFERED):
+        return False
+    upset = detect_upset(tracker.latest_message.get("text") or "", language)
+    if upset is not None:
+        logger.info("conversation %s: customer upset (%s: %s)", tracker.sender_id, upset.reason, upset.evidence)
+    return upset is not None
+
+
 class ActionAnswerFaq(Action):
     def name(self) -> str:
         return ACTION_ANSWER_FAQ
@@ -81,14 +101,18 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(response="utter_answer_unavailable")
             return []
         dispatcher.utter_message(text=knowledge.answer(entry_id, language))
+        answered: list[EventType] = [SlotSet(SLOT_LAST_TOPIC, entry_id), SlotSet(SLOT_MISSES, 0.0)]
+        # An upset customer, or a topic the shop wants a person for, is offered one instead of "was this helpful?".
+        if is_upset(tracker, language):
+            return [*answered, SlotSet(SLOT_LAST_FAQ, None), *offer_person("upset")]
         if knowledge.entries[entry_id].handoff:
-            dispatcher.utter_message(response="utter_contact_a_person", **facts_for(knowledge, language))
+            return [*answered, SlotSet(SLOT_LAST_FAQ, None), *offer_person("needs_person")]
         dispatcher.utter_message(response="utter_ask_helpful")
-        return [SlotSet(SLOT_LAST_FAQ, entry_id), SlotSet(SLOT_LAST_TOPIC, entry_id), SlotSet(SLOT_MISSES, 0.0)]
+        return [*answered, SlotSet(SLOT_LAST_FAQ, entry_id)]
 
 
 class ActionFaqFallback(Action):
-    """Close but unclear: "did you mean" buttons. Nothing close: say so; twice in a row: ways forward."""
+    """Close but unclear: "did you mean" buttons. Nothing close: say so; too often in a row, or upset: a person."""
 
     def name(self) -> str:
         return ACTION_FAQ_FALLBACK
@@ -101,6 +125,8 @@ class ActionFaqFallback(Action):
             c for c in (tracker.latest_message.get(FAQ_KEY) or {}).get("candidates", []) if c["id"] in knowledge.entries
         ]
         events: list[EventType] = [SlotSet(SLOT_LAST_FAQ, None)]
+        if is_upset(tracker, language):
+            return [*events, SlotSet(SLOT_MISSES, 0.0), *offer_person("upset")]
         if intent == INTENT_NLU_FALLBACK and candidates:
             buttons = [
                 {"title": knowledge.entries[c["id"]].title_in(language), "payload": suggestion_payload(c["id"])}
@@ -111,10 +137,9 @@ class ActionFaqFallback(Action):
             dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
             return events
         misses = int(tracker.get_slot(SLOT_MISSES) or 0) + 1
-        if misses >= MISSES_BEFORE_WAYS_FORWARD:
-            dispatcher.utter_message(response="utter_ways_forward", **facts_for(knowledge, language))
-            misses = 0
-        elif intent == INTENT_OUT_OF_SCOPE:
+        if misses >= services.handoff_thresholds().misses_before_offer:
+            return [*events, SlotSet(SLOT_MISSES, 0.0), *offer_person("not_understood")]
+        if intent == INTENT_OUT_OF_SCOPE:
             dispatcher.utter_message(response="utter_out_of_scope")
         else:
             dispatcher.utter_message(response="utter_dont_know")
@@ -139,18 +164,9 @@ class ActionRecordFeedback(Action):
                 logger.exception("feedback for %s not stored", entry_id)
         if helpful:
             dispatcher.utter_message(response="utter_feedback_thanks")
-        else:
-            dispatcher.utter_message(response="utter_feedback_sorry", **facts_for(services.knowledge(), language))
-        return [SlotSet(SLOT_LAST_FAQ, None)]
-
-
-class ActionOfferContact(Action):
-    """How to reach a person, with the shop's contact facts (handoff and tickets come later)."""
-
-    def name(self) -> str:
-        return ACTION_OFFER_CONTACT
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        language = language_of(tracker)
-        dispatcher.utter_message(response="utter_contact_a_person", **facts_for(services.knowledge(), language))
-        return []
+            return [SlotSet(SLOT_LAST_FAQ, None), SlotSet(SLOT_NOT_HELPFUL, 0.0)]
+        not_helpful = int(tracker.get_slot(SLOT_NOT_HELPFUL) or 0) + 1
+        if not_helpful >= services.handoff_thresholds().not_helpful_before_offer:
+            return [SlotSet(SLOT_LAST_FAQ, None), SlotSet(SLOT_NOT_HELPFUL, 0.0), *offer_person("not_helpful")]
+        dispatcher.utter_message(response="utter_feedback_sorry", **facts_for(services.knowledge(), language))
+        return [SlotSet(SLOT_LAST_FAQ, None), SlotSet(SLOT_NOT_HELPFUL, float(not_helpful))]

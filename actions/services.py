@@ -10,6 +10,8 @@ from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
+from bot.handoff.thresholds import HandoffThresholds, load_thresholds
+from bot.handoff.webhook import HandoffSettings, load_handoff_settings
 from bot.knowledge.loader import faq_files, load_knowledge_base
 from bot.knowledge.reload import LiveValue
 from bot.knowledge.schema import KnowledgeBase
@@ -62,3 +64,14 @@ def ticket_rules() -> TicketRules:
 @lru_cache(maxsize=1)
 def support_calendar() -> SupportCalendar:
     return load_calendar(load_settings().support_config)
+
+
+@lru_cache(maxsize=1)
+def handoff_thresholds() -> HandoffThresholds:
+    return load_thresholds(load_settings().endpoints_path)
+
+
+@lru_cache(maxsize=1)
+def handoff_deliveries() -> HandoffSettings:
+    """Where handoff packets are copied (webhook, e-mail), from the environment."""
+    return load_handoff_settings()

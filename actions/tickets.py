@@ -301,4 +301,7 @@ class TicketStatus(Action):
             ticket_id=ticket.id,
             reply_by=format_promise(ticket.reply_by, language),
         )
+        notes = [entry["note"] for entry in ticket.history if entry.get("note")]
+        if notes:  # what the team wrote for the customer in the agent console
+            dispatcher.utter_message(response="utter_ticket_note", note=notes[-1])
         return [SlotSet("ticket_id", None)]

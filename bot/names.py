@@ -30,4 +30,17 @@ SLOT_MISSES = "misses_in_a_row"  # messages in a row the bot could not answer
 ACTION_ANSWER_FAQ = "action_answer_faq"
 ACTION_FAQ_FALLBACK = "action_faq_fallback"
 ACTION_RECORD_FEEDBACK = "action_record_feedback"
-ACTION_OFFER_CONTACT = "action_offer_contact"
+ACTION_OFFER_HUMAN = "action_offer_human"
+ACTION_START_HANDOFF = "action_start_handoff"
+ACTION_HANDOFF_TIMED_OUT = "action_handoff_timed_out"
+ACTION_RECORD_CSAT = "action_record_csat"
+
+# Handoff: intents the Rasa server triggers when an agent ends a chat or none takes it in time
+INTENT_HANDOFF_ENDED = "handoff_ended"
+INTENT_HANDOFF_TIMEOUT = "handoff_timeout"
+INTENT_RATE = "rate"
+ENTITY_RATING = "rating"  # 1-5, from the CSAT buttons' payloads
+SLOT_HANDOFF_REASON = "handoff_reason"  # why the bot offers a person; a key of bot.handoff.packet.REASONS
+SLOT_NOT_HELPFUL = "not_helpful_in_a_row"  # answers in a row the customer marked "not helpful"
+SLOT_UPSET_OFFERED = "upset_offered"  # a person was offered because the customer was upset: once is enough
+SLOT_CSAT_FOR = "csat_for"  # the handoff or ticket id a rating will be about

@@ -19,6 +19,7 @@ from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
 from bot import rasa_patches, web
+from bot.console import setup as console_setup
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="models/supportbot.tar.gz", help="trained model to serve")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5005)
-    parser.add_argument("--endpoints", default="endpoints.yml")
+    parser.add_argument("--endpoints", default=os.environ.get("SUPPORTBOT_ENDPOINTS", "endpoints.yml"))
     parser.add_argument("--credentials", default="credentials.yml")
     args = parser.parse_args(argv)
     token = os.environ.get("SUPPORTBOT_API_TOKEN", "")
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     web.install(app)
     app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
+    console_setup.install(app, args.endpoints)
     app.register_listener(close_resources, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=1, access_log=False)

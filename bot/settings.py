@@ -14,6 +14,7 @@ class Settings:
     reload_interval: float  # SUPPORTBOT_RELOAD_INTERVAL: seconds between checks of faq/ for edits
     support_config: Path  # SUPPORTBOT_SUPPORT_CONFIG: support hours, reply-time promise, ticket rules
     database_timeout: float  # SUPPORTBOT_DATABASE_TIMEOUT: seconds a SQLite write waits for a lock
+    endpoints_path: Path  # SUPPORTBOT_ENDPOINTS: endpoints.yml, whose `handoff:` section both servers read
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -26,6 +27,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         reload_interval=reload_interval,
         support_config=Path(env.get("SUPPORTBOT_SUPPORT_CONFIG", "support.yml")),
         database_timeout=database_timeout,
+        endpoints_path=Path(env.get("SUPPORTBOT_ENDPOINTS", "endpoints.yml")),
     )
 
 

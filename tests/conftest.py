@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
+from bot.console.agents import add_agent
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import load_knowledge_base
 from bot.knowledge.schema import KnowledgeBase
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import PipelineConfig, read_pipeline_config
+from tests.handoff_support import PASSWORD, WAIT_FOR_AGENT_SECONDS, WEBHOOK_SECRET, Receiver, database
 from tests.servers import MODEL, RunningBot, start_bot
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright cannot download its own browsers here
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +53,52 @@ def widget_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]
     running = start_bot(tmp_path_factory.mktemp("widget"), ROOT / "tests" / "artifacts" / "widget")
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def handoff_bot(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[RunningBot]:
+    """The product with support open around the clock, two agents (maya, sam), a short wait and a webhook."""
+    if not MODEL.exists():
+        pytest.skip("no trained model: run `make train` (make test does)")
+    folder = tmp_path_factory.mktemp("handoff")
+    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
+    (folder / "support.yml").write_text(yaml.safe_dump(support), encoding="utf-8")
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["handoff"]["wait_for_agent_seconds"] = WAIT_FOR_AGENT_SECONDS
+    (folder / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
+    running = start_bot(
+        folder / "bot",
+        ROOT / "tests" / "artifacts" / "handoff",
+        {
+            "SUPPORTBOT_SUPPORT_CONFIG": str(folder / "support.yml"),
+            "SUPPORTBOT_ENDPOINTS": str(folder / "endpoints.yml"),
+            "SUPPORTBOT_HANDOFF_WEBHOOK_URL": receiver.url,
+            "SUPPORTBOT_HANDOFF_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        },
+    )
+    now = datetime.now(timezone.utc)
+    add_agent(database(running), "maya", "Maya Tan", PASSWORD, now)
+    add_agent(database(running), "sam", "Sam Lee", PASSWORD, now)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """Chromium driven by Playwright, one per test module (the sync API must not outlive the module's tests)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

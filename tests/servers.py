@@ -9,10 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
+import socketio
 import yaml
 
 from bot.knowledge.response_translations import variant_for
@@ -96,6 +99,8 @@ def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = N
         "SUPPORTBOT_TRACKER_DB": str(workdir / "var" / "tracker.db"),
         "SUPPORTBOT_DATABASE_URL": f"sqlite:///{workdir / 'var' / 'supportbot.db'}",
         "SUPPORTBOT_FAQ_PATH": str(workdir / "faq"),
+        "SUPPORTBOT_SUPPORT_CONFIG": str(ROOT / "support.yml"),
+        "SUPPORTBOT_ENDPOINTS": str(ROOT / "endpoints.yml"),
         "SANIC_HOST": "127.0.0.1",
         "PYTHONPATH": str(ROOT),
         **(extra_env or {}),
@@ -118,8 +123,6 @@ def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = N
             str(MODEL),
             "--port",
             str(rasa_port),
-            "--endpoints",
-            str(ROOT / "endpoints.yml"),
             "--credentials",
             str(ROOT / "credentials.yml"),
         ],
@@ -149,3 +152,52 @@ def bot_says(name: str, language: str = "en", **values: str) -> str:
 def bot_buttons(name: str, language: str = "en") -> list[str]:
     """The button titles of a response's variant for `language`."""
     return [b["title"] for b in variant_for(DOMAIN["responses"][name], language)["buttons"]]
+
+
+class Browser:
+    """A socket.io client (websocket, as browsers use) that behaves like the widget."""
+
+    def __init__(self, bot: RunningBot, origin: str | None = None, reconnection: bool = True) -> None:
+        self.bot = bot
+        # The page's origin, as a browser sends it (websocket-client would send its own otherwise).
+        self.client = socketio.SimpleClient(
+            reconnection=reconnection, websocket_extra_options={"origin": origin or bot.url}
+        )
+        self.token: str | None = None
+        self.history: list[dict[str, Any]] = []
+
+    def open(self, token: str | None = None) -> Browser:
+        self.client.connect(self.bot.url, transports=["websocket"])
+        self.client.emit("session_request", {"session_id": token})
+        self.token = self.expect("session_confirm")
+        self.history = self.expect("history")["messages"]
+        return self
+
+    def say(self, text: str, **fields: Any) -> dict[str, Any]:
+        """Send a message and return the server's acknowledgement (sent once it is handled)."""
+        data = {"message": text, "message_id": uuid.uuid4().hex, **fields}
+        return self.client.call("user_uttered", data, timeout=60)
+
+    def expect(self, event: str, timeout: float = 30) -> Any:
+        while True:
+            received = self.client.receive(timeout=timeout)
+            if received[0] == event:
+                return received[1] if len(received) > 1 else None
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        """The bot messages already received (they all arrive before the acknowledgement)."""
+        messages = []
+        while True:
+            try:
+                event, *data = self.client.receive(timeout=0.5)
+            except socketio.exceptions.TimeoutError:
+                return messages
+            if event == "bot_uttered":
+                messages.append(data[0])
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+    @property
+    def conversation_id(self) -> str:
+        return self.token.split(".")[0]

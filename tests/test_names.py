@@ -7,6 +7,7 @@ import yaml
 from rasa_sdk import Action, FormValidationAction
 
 from actions import faq as faq_actions
+from actions import handoff as handoff_actions
 from actions import tickets as ticket_actions
 from bot import names
 from bot.tickets.store import STATUSES
@@ -26,7 +27,7 @@ def test_domain_declares_every_intent_slot_action_and_entity():
     assert constants("ENTITY_") <= set(DOMAIN["entities"])
 
 
-ACTION_MODULES = (faq_actions, ticket_actions)
+ACTION_MODULES = (faq_actions, handoff_actions, ticket_actions)
 RASA_ACTIONS = {"action_deactivate_loop", "action_listen", "action_restart"}  # Rasa's own
 
 

@@ -99,12 +99,13 @@ def test_did_you_mean_offers_buttons_and_a_click_answers(bot, knowledge):
     assert answer_text(bot.say(first["payload"], sender)) == knowledge.answer(chosen_id, "en")
 
 
-def test_two_misses_in_a_row_offer_the_ways_forward(bot):
+def test_two_misses_in_a_row_offer_a_person_or_a_ticket(bot):
     sender = new_sender()
     first = texts(bot.say("zxqv plorf", sender))
-    second = texts(bot.say("blorp wuzzle", sender))
+    second = bot.say("blorp wuzzle", sender)
     assert first[0].startswith("Sorry, I don't know")
-    assert "+60 3-2788 4100" in second[0] and "help@kedailumina.example" in second[0]
+    assert texts(second) == [bot_says("utter_offer_human_not_understood")]
+    assert [b["payload"] for b in second[0]["buttons"]] == ["/human_handoff", "/open_ticket"]
 
 
 def test_was_this_helpful_is_recorded(bot):
@@ -197,12 +198,14 @@ def test_messages_in_flight_during_reloads_are_all_answered(bot, knowledge):
 
 
 def answer_in(messages: list[dict], language: str) -> str:
-    """The answer paragraphs before the "was this helpful?" question in `language`."""
-    helpful = bot_says("utter_ask_helpful", language)
+    """The answer paragraphs before the "was this helpful?" question in `language` (or, for a topic that
+    needs a person, before the offer of one)."""
+    helpful, offer = bot_says("utter_ask_helpful", language), bot_says("utter_offer_human", language)
     texts_before = []
     for message in messages:
-        if message.get("text") == helpful:
-            assert [b["title"] for b in message["buttons"]] == bot_buttons("utter_ask_helpful", language)
+        if message.get("text") in (helpful, offer):
+            question = "utter_ask_helpful" if message["text"] == helpful else "utter_offer_human"
+            assert [b["title"] for b in message["buttons"]] == bot_buttons(question, language)
             return "\n\n".join(texts_before)
         texts_before.append(message.get("text", ""))
     raise AssertionError(f"no {language} 'was this helpful?' in {messages}")
@@ -220,10 +223,17 @@ def answer_in(messages: list[dict], language: str) -> str:
 def test_a_conversation_in_each_language(bot, knowledge, greeting, question, language, entry):
     sender = new_sender()
     assert texts(bot.say(greeting, sender)) == [bot_says("utter_greet", language)]
-    # (an entry marked `handoff` adds how to reach a person after the answer)
     assert answer_in(bot.say(question, sender), language).startswith(knowledge.answer(entry, language))
-    # "ok" has no language of its own: it keeps the conversation's, and answers "was this helpful?".
-    assert texts(bot.say("ok", sender)) == [bot_says("utter_feedback_thanks", language)]
+    # "ok" has no language of its own: it keeps the conversation's, and answers "was this helpful?"
+    # (or, for an entry marked `handoff`, accepts the offer of a person: none is online here).
+    replies = texts(bot.say("ok", sender))
+    if knowledge.entries[entry].handoff:
+        offers = [
+            bot_says(name, language).split("{")[0] for name in ("utter_handoff_outside_hours", "utter_handoff_no_agent")
+        ]
+        assert replies[0].startswith(tuple(offers)), replies
+    else:
+        assert replies == [bot_says("utter_feedback_thanks", language)]
     assert bot.tracker(sender)["slots"]["language"] == language
 
 

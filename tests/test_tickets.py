@@ -229,7 +229,8 @@ def test_staff_change_the_status_and_the_customer_sees_it(bot):
     ticket_id = TICKET_ID.search(replies[-1][0]).group(0)
     assert supportbot(bot, "set-status", ticket_id, "resolved", "--by", "amir", "--note", "sent").returncode == 0
     assert texts(bot.say(f"status of {ticket_id}", sender)) == [
-        bot_says("utter_ticket_status_resolved", ticket_id=ticket_id)
+        bot_says("utter_ticket_status_resolved", ticket_id=ticket_id),
+        bot_says("utter_ticket_note", note="sent"),  # the staff's note, for the customer
     ]
     history = json.loads(supportbot(bot, "show", ticket_id, "--json").stdout)["history"]
     assert [(e["status"], e["actor"]) for e in history] == [("open", "customer"), ("resolved", "amir")]

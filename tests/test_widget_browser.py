@@ -9,24 +9,15 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.knowledge.schema import KnowledgeBase
+from tests.conftest import CHROMIUM
 from tests.servers import ROOT, RunningBot, bot_says
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "widget-browser"
 HOTPINK = "rgb(255, 105, 180)"  # the demo shop's own button colour
@@ -34,14 +25,6 @@ HOTPINK = "rgb(255, 105, 180)"  # the demo shop's own button colour
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)"
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[playwright.Browser]:
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
 from bot.channels.session_ids import SessionIds
 from bot.channels.widget_socket import OriginCheck, message_metadata, transcript
-from tests.servers import RunningBot, bot_says
+from tests.servers import Browser, RunningBot, bot_says
 
 # --- units ---------------------------------------------------------------------------------------
 
@@ -71,55 +71,6 @@ def test_transcript_shows_typed_text_button_titles_and_bot_messages_only():
 
 
 # --- a real server -------------------------------------------------------------------------------
-
-
-class Browser:
-    """A socket.io client (websocket, as browsers use) that behaves like the widget."""
-
-    def __init__(self, bot: RunningBot, origin: str | None = None, reconnection: bool = True) -> None:
-        self.bot = bot
-        # The page's origin, as a browser sends it (websocket-client would send its own otherwise).
-        self.client = socketio.SimpleClient(
-            reconnection=reconnection, websocket_extra_options={"origin": origin or bot.url}
-        )
-        self.token: str | None = None
-        self.history: list[dict[str, Any]] = []
-
-    def open(self, token: str | None = None) -> Browser:
-        self.client.connect(self.bot.url, transports=["websocket"])
-        self.client.emit("session_request", {"session_id": token})
-        self.token = self.expect("session_confirm")
-        self.history = self.expect("history")["messages"]
-        return self
-
-    def say(self, text: str, **fields: Any) -> dict[str, Any]:
-        """Send a message and return the server's acknowledgement (sent once it is handled)."""
-        data = {"message": text, "message_id": uuid.uuid4().hex, **fields}
-        return self.client.call("user_uttered", data, timeout=60)
-
-    def expect(self, event: str, timeout: float = 30) -> Any:
-        while True:
-            received = self.client.receive(timeout=timeout)
-            if received[0] == event:
-                return received[1] if len(received) > 1 else None
-
-    def bot_messages(self) -> list[dict[str, Any]]:
-        """The bot messages already received (they all arrive before the acknowledgement)."""
-        messages = []
-        while True:
-            try:
-                event, *data = self.client.receive(timeout=0.5)
-            except socketio.exceptions.TimeoutError:
-                return messages
-            if event == "bot_uttered":
-                messages.append(data[0])
-
-    def close(self) -> None:
-        self.client.disconnect()
-
-    @property
-    def conversation_id(self) -> str:
-        return self.token.split(".")[0]
 
 
 def user_events(bot: RunningBot, conversation_id: str) -> list[dict[str, Any]]:

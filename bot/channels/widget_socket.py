@@ -53,6 +53,10 @@ class WidgetOutput(SocketIOOutput):
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._send_message(recipient_id, {"text": text})
 
+    async def send_agent_message(self, recipient_id: str, text: str, agent_name: str) -> None:
+        """A reply a person from the support team typed in the agent console."""
+        await self._send_message(recipient_id, {"text": text, "agent": agent_name})
+
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
@@ -74,7 +78,10 @@ def transcript(events: Iterable[Event]) -> list[dict[str, Any]]:
             text = metadata.get("display") or event.text or ""
             messages.append({"sender": "user", "text": text, "id": event.message_id})
         elif isinstance(event, BotUttered) and (event.text or event.data.get("buttons")):
-            message: dict[str, Any] = {"sender": "bot", "text": event.text or ""}
+            agent = (event.metadata or {}).get("agent_name") or (event.metadata or {}).get("agent")
+            message: dict[str, Any] = {"sender": "agent" if agent else "bot", "text": event.text or ""}
+            if agent:
+                message["agent"] = agent
             if event.data.get("buttons"):
                 message["quick_replies"] = quick_replies(event.data["buttons"])
             messages.append(message)
@@ -188,16 +195,19 @@ class WidgetSocketInput(SocketIOInput):
                 # Other tabs of the same conversation show what was typed here.
                 echo = {"text": metadata.get("display") or text, "id": message_id}
                 await sio.emit("user_echo", echo, room=conversation_id, skip_sid=sid)
-            await on_new_message(
-                UserMessage(
-                    text,
-                    WidgetOutput(sio, self.bot_message_evt),
-                    conversation_id,
-                    input_channel=self.name(),
-                    message_id=message_id,
-                    metadata=metadata,
-                )
+            message = UserMessage(
+                text,
+                WidgetOutput(sio, self.bot_message_evt),
+                conversation_id,
+                input_channel=self.name(),
+                message_id=message_id,
+                metadata=metadata,
             )
+            await on_new_message(message)
+            relay = getattr(self.app.ctx, "handoff_relay", None) if self.app else None
+            if relay is not None and not metadata.get("hidden"):
+                # During a handoff the bot is paused: the agent's console shows the message at once.
+                await relay.customer_wrote(conversation_id, message.message_id, metadata.get("display") or text)
             return {"ok": True}
 
         return blueprint

@@ -88,9 +88,10 @@ def enqueue_handoff_deliveries(
     """Queue the webhook and the e-mail copy that are configured, in the caller's transaction; their outbox ids."""
     queued: list[int] = []
     if settings.webhook_url is not None:
-        queued.append(enqueue_webhook(connection, settings.webhook_url, packet, now))
+        queued.append(enqueue_webhook(connection, settings.webhook_url, packet, now, reference=packet["handoff_id"]))
     if settings.email is not None:
-        queued.append(enqueue_email(connection, settings.email, handoff_subject(packet), packet_text(packet), now))
+        subject, body = handoff_subject(packet), packet_text(packet)
+        queued.append(enqueue_email(connection, settings.email, subject, body, now, reference=packet["handoff_id"]))
     return queued
 
 

@@ -311,9 +311,7 @@ def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | Non
     )
 
 
-def _missing_translations(
-    where: Location, entry_id: str, *texts_per_language: Mapping[str, Any]
-) -> list[Problem]:
+def _missing_translations(where: Location, entry_id: str, *texts_per_language: Mapping[str, Any]) -> list[Problem]:
     """A warning per language with no title, questions or answer: its customers get English."""
     missing = [lang for lang in LANGUAGES if not all(texts.get(lang) for texts in texts_per_language)]
     if not missing:

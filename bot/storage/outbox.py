@@ -40,24 +40,35 @@ class OutboxMessage:
     last_error: str | None  # why the last attempt failed
 
 
-def enqueue_email(connection: Connection, to: str, subject: str, body: str, now: datetime) -> int:
+def enqueue_email(
+    connection: Connection, to: str, subject: str, body: str, now: datetime, *, reference: str | None = None
+) -> int:
     """Queue an e-mail on the caller's connection, so it commits (or rolls back) with what caused it; its id."""
     if not to.strip() or _has_line_break(to) or _has_line_break(subject):
         # A line break in a header would let text inject headers; refuse it here rather than fail at send time.
         raise ValueError("an e-mail needs an address and a subject without line breaks")
     payload: EmailPayload = {"subject": subject, "body": body}
-    return _insert(connection, KIND_EMAIL, to.strip(), payload, now)
+    return _insert(connection, KIND_EMAIL, to.strip(), payload, now, reference)
 
 
-def enqueue_webhook(connection: Connection, url: str, packet: Mapping[str, Any], now: datetime) -> int:
+def enqueue_webhook(
+    connection: Connection, url: str, packet: Mapping[str, Any], now: datetime, *, reference: str | None = None
+) -> int:
     """Queue a JSON POST of `packet` to `url` on the caller's connection, like enqueue_email; its id."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or _has_line_break(url):
         raise ValueError(f"a webhook needs an http:// or https:// URL, got {url!r}")
-    return _insert(connection, KIND_WEBHOOK, url, dict(packet), now)
+    return _insert(connection, KIND_WEBHOOK, url, dict(packet), now, reference)
 
 
-def _insert(connection: Connection, kind: str, destination: str, payload: Mapping[str, Any], now: datetime) -> int:
+def _insert(
+    connection: Connection,
+    kind: str,
+    destination: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    reference: str | None,
+) -> int:
     moment = _utc(now)
     result = connection.execute(
         outbox.insert().values(
@@ -67,6 +78,7 @@ def _insert(connection: Connection, kind: str, destination: str, payload: Mappin
             created_at=moment,
             attempts=0,
             next_attempt_at=moment,
+            reference=reference,
         )
     )
     return int(result.inserted_primary_key[0])
@@ -121,6 +133,24 @@ def pending_count(engine: Engine) -> int:
     with engine.connect() as connection:
         query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
         return int(connection.execute(query).scalar_one())
+
+
+def deliveries_about(engine: Engine, reference: str) -> list[dict[str, Any]]:
+    """The outbox messages about a handoff or ticket, oldest first: where to, sent or pending, attempts, last error."""
+    query = sa.select(outbox).where(outbox.c.reference == reference).order_by(outbox.c.id)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        {
+            "kind": row.kind,
+            "destination": row.destination,
+            "status": "sent" if row.sent_at else "pending",
+            "attempts": row.attempts,
+            "next_attempt_at": None if row.sent_at else _from_db(row.next_attempt_at).isoformat(),
+            "last_error": row.last_error,
+        }
+        for row in rows
+    ]
 
 
 def _require(connection: Connection, message_id: int) -> int:

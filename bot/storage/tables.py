@@ -64,6 +64,7 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
+    sa.Column("reference", sa.String(32), index=True),  # the handoff or ticket it is about, when there is one
 )
 
 # Support agents who log in to the console. Passwords are stored only as scrypt hashes.

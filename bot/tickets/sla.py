@@ -136,6 +136,12 @@ def reply_by(calendar: SupportCalendar, created_at: datetime) -> datetime:
         day += timedelta(days=1)
 
 
+def is_open(calendar: SupportCalendar, moment: datetime) -> bool:
+    """Whether the support team works at `moment` (an aware time): agents can take chats."""
+    window = _open_window(calendar, moment.astimezone(calendar.timezone).date())
+    return window is not None and window[0] <= moment < window[1]
+
+
 def _open_window(calendar: SupportCalendar, day: date) -> tuple[datetime, datetime] | None:
     """The day's open time as UTC instants, or None when the day is closed."""
     hours = calendar.hours.get(day.weekday())

@@ -42,6 +42,8 @@
       name: "Name", email: "E-mail", phone: "Phone", order_number: "Order number", ticket_id: "Ticket",
       language: "Language", reason: "Why the bot handed off", created_at: "Handed off at"
     },
+    deliveriesHeading: "Copies of this handoff", deliveryWebhook: "Webhook", deliveryEmail: "E-mail",
+    deliverySent: "delivered", deliveryPending: "pending, {attempts} failed attempts so far",
     faqHeading: "FAQ answers the bot considered", faqNone: "The bot considered no FAQ answers.",
     faqMessage: "Customer message", faqMatched: "Matched", faqScore: "Score", faqOthers: "Other candidates",
     noMatch: "none",
@@ -154,6 +156,7 @@
   var transcript = $("transcript"), replyForm = $("reply-form"), reply = $("reply");
   var packetFields = $("packet-fields"), packetTruncated = $("packet-truncated");
   var faqTable = $("faq"), faqNone = $("faq-none");
+  var deliveriesSection = $("deliveries"), deliveriesList = $("deliveries-list");
   var ticketsView = $("tickets-view"), ticketFilter = $("ticket-status-filter");
   var ticketsBody = $("tickets").tBodies[0], ticketsEmpty = $("tickets-empty");
 
@@ -451,6 +454,7 @@
       openChat.handoff = handoff;
       delete unread[id];
       renderPacket(handoff, data.packet || {});
+      renderDeliveries(Array.isArray(data.deliveries) ? data.deliveries : []);
       addMessages(data.transcript || [], switching);
       chat.hidden = false;
       renderQueue();
@@ -520,8 +524,23 @@
     faqNone.hidden = candidates.length > 0;
   }
 
-  /** Messages have no id: one is known by its time, sender and text. */
+  /** Where copies of the packet went (webhook, e-mail): sent, or still pending with the last error. */
+  function renderDeliveries(deliveries) {
+    deliveriesList.textContent = "";
+    deliveries.forEach(function (d) {
+      var state = d.status === "sent" ? TEXTS.deliverySent
+        : t("deliveryPending", { attempts: d.attempts }) + (d.last_error ? " — " + d.last_error : "");
+      deliveriesList.appendChild(el("li", { class: "delivery delivery-" + (d.status === "sent" ? "sent" : "pending") }, [
+        el("strong", { text: (d.kind === "webhook" ? TEXTS.deliveryWebhook : TEXTS.deliveryEmail) + ": " }),
+        el("span", { text: state })
+      ]));
+    });
+    deliveriesSection.hidden = deliveries.length === 0;
+  }
+
+  /** A message is known by its id (customer and agent messages, the bot's during a handoff), else by its time, sender and text. */
   function messageKey(m) {
+    if (m.id) return "id|" + m.id;
     return (Date.parse(m.at) || m.at) + "|" + m.sender + "|" + m.text;
   }
 

@@ -1,0 +1,137 @@
+"""The consoles' live view: WebSocket frames for the queue, handed-off chats' messages and handoff changes.
+
+One `ConsoleHub` per Rasa server process. The queue is read from the database once a second
+(`watch_queue`), which is also where handoffs created by the action server and time-outs are
+noticed; messages are pushed the moment they are written (customer messages by the widget's
+channel through `customer_wrote`, agent replies by the console's API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from bot.console.agents import list_agents
+from bot.handoff.store import WAITING, Handoff, HandoffConflict, open_queue, time_out
+
+logger = logging.getLogger(__name__)
+
+QUEUE_CHECK_SECONDS = 1.0  # how stale the queue on a console can be at most
+SEND_TIMEOUT_SECONDS = 5.0  # a console that takes longer to accept a frame is dropped; it reconnects and refetches
+
+
+MAILBOX_CONVERSATIONS = 10_000  # REST conversations with undelivered messages kept at most (oldest dropped)
+MAILBOX_MESSAGES = 100  # per conversation
+
+
+class Mailbox:
+    """Messages for REST customers, who get them with the reply to their next message (bot.channels.rest)."""
+
+    def __init__(self) -> None:
+        self.waiting: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+
+    def put(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        kept = self.waiting.pop(conversation_id, []) + messages
+        self.waiting[conversation_id] = kept[-MAILBOX_MESSAGES:]
+        while len(self.waiting) > MAILBOX_CONVERSATIONS:
+            self.waiting.popitem(last=False)
+
+    def take(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self.waiting.pop(conversation_id, [])
+
+
+class ConsoleHub:
+    """The open consoles and the open handoffs, with what to send each console when something changes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.mailbox = Mailbox()
+        self.sockets: set[Any] = set()
+        self.handoffs: list[Handoff] = []  # waiting and active, oldest first, as last read
+        self._by_conversation: dict[str, Handoff] = {}
+
+    def summary(self, handoff: Handoff, names: dict[str, str] | None = None) -> dict[str, Any]:
+        """`Handoff.summary()` plus the claiming agent's display name."""
+        names = names if names is not None else self.agent_names()
+        return {**handoff.summary(), "claimed_by_name": names.get(handoff.claimed_by or "")}
+
+    def agent_names(self) -> dict[str, str]:
+        return {agent.username: agent.display_name for agent in list_agents(self.engine)}
+
+    def queue_frame(self) -> dict[str, Any]:
+        names = self.agent_names()
+        return {"type": "queue", "handoffs": [self.summary(h, names) for h in self.handoffs]}
+
+    def handoff_of(self, conversation_id: str) -> Handoff | None:
+        return self._by_conversation.get(conversation_id)
+
+    async def refresh(self) -> bool:
+        """Read the open queue; send it to every console when it changed. True when it changed."""
+        handoffs = await asyncio.to_thread(open_queue, self.engine)
+        if handoffs == self.handoffs:
+            return False
+        self.handoffs = handoffs
+        self._by_conversation = {h.conversation_id: h for h in handoffs}
+        await self.broadcast(await asyncio.to_thread(self.queue_frame))
+        return True
+
+    async def customer_wrote(self, conversation_id: str, message_id: str, text: str) -> None:
+        """A message from a customer whose chat is handed off goes to the consoles at once."""
+        handoff = self._by_conversation.get(conversation_id)
+        if handoff is None:
+            return
+        at = datetime.fromtimestamp(time.time(), timezone.utc).isoformat().replace("+00:00", "Z")
+        message = {"id": message_id, "at": at, "sender": "customer", "text": text}
+        await self.broadcast({"type": "message", "handoff_id": handoff.id, "message": message})
+
+    async def message(self, handoff_id: str, message: dict[str, Any]) -> None:
+        await self.broadcast({"type": "message", "handoff_id": handoff_id, "message": message})
+
+    async def handoff_changed(self, handoff: Handoff) -> None:
+        await self.broadcast({"type": "handoff", "handoff": await asyncio.to_thread(self.summary, handoff)})
+        await self.refresh()
+
+    async def broadcast(self, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame, ensure_ascii=False)
+        await asyncio.gather(*(self._send(socket, text) for socket in list(self.sockets)))
+
+    async def send(self, socket: Any, frame: dict[str, Any]) -> None:
+        await self._send(socket, json.dumps(frame, ensure_ascii=False))
+
+    async def _send(self, socket: Any, text: str) -> None:
+        try:
+            await asyncio.wait_for(socket.send(text), SEND_TIMEOUT_SECONDS)
+        except Exception:  # a closed or stuck console: forget it; it reconnects and refetches what it missed
+            self.sockets.discard(socket)
+
+
+async def watch_queue(
+    hub: ConsoleHub, wait_for_agent: timedelta, on_timed_out: Callable[[Handoff], Awaitable[None]]
+) -> None:
+    """Keep the consoles' queue current and time out chats no agent claimed within `wait_for_agent`."""
+    while True:
+        try:
+            await hub.refresh()
+            deadline = datetime.now(timezone.utc) - wait_for_agent
+            for handoff in [h for h in hub.handoffs if h.status == WAITING and h.created_at < deadline]:
+                try:
+                    expired = await asyncio.to_thread(time_out, hub.engine, handoff.id, datetime.now(timezone.utc))
+                except HandoffConflict:
+                    continue  # claimed meanwhile, or another server timed it out
+                await hub.handoff_changed(expired)
+                await on_timed_out(expired)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a database hiccup must not stop the watcher for good
+            logger.exception("checking the handoff queue failed; trying again in %.0f s", QUEUE_CHECK_SECONDS)
+        await asyncio.sleep(QUEUE_CHECK_SECONDS)
