@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     processes = start(args.port, args.action_port, args.model, args.var)
     token_source = "SUPPORTBOT_API_TOKEN" if os.environ.get("SUPPORTBOT_API_TOKEN") else f"{args.var}/api_token"
     print(
-        f"Support bot starting: the demo shop with the chat widget is http://127.0.0.1:{args.port}/ "
+        f"Support bot starting: the demo shop with the chat widget is http://127.0.0.1:{args.port}/, "
+        f"the agent console http://127.0.0.1:{args.port}/console/ (add agents with .venv/bin/supportbot agents add) "
         f"(REST: /webhooks/rest/webhook; API token in {token_source}: {api_token(args.var)})",
         flush=True,
     )

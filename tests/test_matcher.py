@@ -15,6 +15,7 @@ from bot.matching.decision import ANSWER, DONT_KNOW, SUGGEST, decide
         ("hi there, um, quick question: can i cancel my order please", "orders.cancel"),  # filler words
         ("WHAT ARE YOUR OPENING HOURS", "support.hours"),  # shouting
         ("i was charged twice!!!", "payments.double_charge"),
+        ("where is my order", "orders.track"),  # "order" alone is vague; "where is my" is not
     ],
 )
 def test_answers_the_right_entry(matcher, pipeline_config, text, expected):

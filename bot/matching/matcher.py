@@ -41,6 +41,9 @@ class MatcherSettings:
     # several labels' phrasings says little about which one it means: those labels share its
     # score in proportion to how many of their phrasings use all of those words.
     vague_max_words: int = 1
+    # ...unless the message says more than those words and that makes one label's phrasing clearly
+    # the closest (its similarity this far ahead): "where is my order" is about tracking, not any order.
+    vague_margin: float = 0.2
     # A phrasing in another language than the message's counts this much of its similarity:
     # the message's own language is searched first, the others are the fallback (Malay and
     # Indonesian share words; code-switched messages contain English).
@@ -170,7 +173,9 @@ class Matcher:
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
         hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit), language)
-        ranking = self._rank(hits, self._informative(repaired, language))
+        informative = self._informative(repaired, language)
+        vague = informative if len(repaired) == len(informative) or not self._clearly_closest(hits) else frozenset()
+        ranking = self._rank(hits, vague)
         return MatchResult(
             language=language,
             words=tuple(repaired),
@@ -198,6 +203,11 @@ class Matcher:
         if second.label not in self.settings.form_intents or not close:
             return ranking
         return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])
+
+    def _clearly_closest(self, hits: list[Hit]) -> bool:
+        """The most similar label is ahead of the next by at least `vague_margin` of similarity."""
+        similarities = sorted((h.similarity for h in hits), reverse=True)
+        return len(similarities) < 2 or similarities[0] - similarities[1] >= self.settings.vague_margin
 
     def _informative(self, words: Sequence[str], language: str) -> frozenset[str]:
         normaliser = normaliser_for(language)
