@@ -13,6 +13,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.faq import facts_for, language_of, response_text
+from bot.handoff.store import ratings_for
+from bot.names import SLOT_CSAT_FOR
 from bot.storage.database import StorageError
 from bot.tickets.fields import Checked, check_category, check_description, check_email, check_name, check_order_number
 from bot.tickets.sla import format_promise, reply_by
@@ -269,6 +271,9 @@ class ValidateTicketStatusForm(FormValidationAction):
         return {"email": None}
 
 
+FINISHED_STATUSES = ("resolved", "closed")
+
+
 class TicketStatus(Action):
     """The status of a ticket, only when the e-mail on it matches; the same refusal for a wrong id or e-mail."""
 
@@ -304,4 +309,14 @@ class TicketStatus(Action):
         notes = [entry["note"] for entry in ticket.history if entry.get("note")]
         if notes:  # what the team wrote for the customer in the agent console
             dispatcher.utter_message(response="utter_ticket_note", note=notes[-1])
+        if ticket.status in FINISHED_STATUSES and not _rated(tracker.sender_id, ticket.id):
+            dispatcher.utter_message(response="utter_ask_csat")  # the ticket is done: how was the help?
+            return [SlotSet("ticket_id", None), SlotSet(SLOT_CSAT_FOR, ticket.id)]
         return [SlotSet("ticket_id", None)]
+
+
+def _rated(conversation_id: str, ticket_id: str) -> bool:
+    try:
+        return any(r["ticket_id"] == ticket_id for r in ratings_for(services.engine(), conversation_id))
+    except StorageError:
+        return True  # unsure: better not to ask twice

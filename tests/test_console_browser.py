@@ -85,6 +85,7 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
     agent_reply = shop.locator(".sb-msg.sb-agent")
     agent_reply.wait_for()
     assert "I'm checking it now" in agent_reply.inner_text()
+    assert agent_reply.locator(".sb-agent-name").inner_text() == "Maya Tan"  # a person, by name
 
     customer_says(shop, "thank you <script>alert(1)</script>")
     transcript.locator(".msg-customer", has_text="thank you <script>alert(1)</script>").wait_for(timeout=2_000)

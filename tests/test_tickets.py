@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from bot.handoff.store import ratings_for
+from bot.storage.database import create_engine
 from tests.servers import MODEL, ROOT, RunningBot, bot_says, free_port, start_bot
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
@@ -231,7 +233,13 @@ def test_staff_change_the_status_and_the_customer_sees_it(bot):
     assert texts(bot.say(f"status of {ticket_id}", sender)) == [
         bot_says("utter_ticket_status_resolved", ticket_id=ticket_id),
         bot_says("utter_ticket_note", note="sent"),  # the staff's note, for the customer
+        bot_says("utter_ask_csat"),  # the ticket is resolved: how was the help?
     ]
+    assert texts(bot.say('/rate{"rating": 2}', sender)) == [bot_says("utter_csat_thanks")]
+    [rating] = ratings_for(create_engine(f"sqlite:///{bot.workdir / 'var' / 'supportbot.db'}"), sender)
+    assert (rating["ticket_id"], rating["rating"], rating["handoff_id"]) == (ticket_id, 2, None)
+    # Asked once: the next status request does not ask again.
+    assert bot_says("utter_ask_csat") not in texts(bot.say(f"status of {ticket_id}", sender))
     history = json.loads(supportbot(bot, "show", ticket_id, "--json").stdout)["history"]
     assert [(e["status"], e["actor"]) for e in history] == [("open", "customer"), ("resolved", "amir")]
 

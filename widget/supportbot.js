@@ -277,7 +277,13 @@
     var prefix = { user: texts.you, bot: texts.bot, agent: texts.agent }[sender] || texts.bot;
     var message = element("div", { class: "sb-msg sb-" + sender });
     if (extra.id) message.dataset.id = extra.id;
-    message.appendChild(element("span", { class: "sb-visually-hidden", text: prefix + " " }));
+    if (sender === "agent" && extra.agent) {
+      // A person from the shop's team: their name, shown and read out instead of "Agent:".
+      message.appendChild(element("span", { class: "sb-agent-name", text: extra.agent }));
+      message.appendChild(element("span", { class: "sb-visually-hidden", text: ": " }));
+    } else {
+      message.appendChild(element("span", { class: "sb-visually-hidden", text: prefix + " " }));
+    }
     var body = element("div", { class: "sb-body" });
     if (sender === "user") {
       body.appendChild(element("p", { text: text })); // what the customer typed is shown exactly
@@ -412,7 +418,7 @@
       // Buttons still answerable: those after the customer's last message.
       var replies = index > lastUser ? m.quick_replies : null;
       addMessage(m.sender === "user" ? "user" : m.sender === "agent" ? "agent" : "bot", m.text,
-                 { id: m.id, quickReplies: replies });
+                 { id: m.id, quickReplies: replies, agent: m.agent });
     });
     state.pending.forEach(function (entry) {
       if (!entry.metadata.hidden) {
@@ -443,7 +449,7 @@
     socket.on("bot_uttered", function (data) {
       if (!data) return;
       showTyping(false);
-      addMessage(data.agent ? "agent" : "bot", data.text || "", { quickReplies: data.quick_replies });
+      addMessage(data.agent ? "agent" : "bot", data.text || "", { quickReplies: data.quick_replies, agent: data.agent });
     });
     socket.on("user_echo", function (data) {
       if (data && !log.querySelector('.sb-msg[data-id="' + data.id + '"]')) addMessage("user", data.text, { id: data.id });
