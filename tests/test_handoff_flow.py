@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.rest import MAILBOX_MESSAGES, Mailbox
 from bot.console.agents import add_agent, log_in
 from bot.console.api import LOGIN_ATTEMPTS_PER_USER, LoginThrottle
-from bot.console.live import MAILBOX_MESSAGES, Mailbox
 from bot.handoff.flow import Closed, NoAgent, Queued, request_handoff
 from bot.handoff.thresholds import HandoffThresholds, load_thresholds
 from bot.handoff.webhook import HandoffSettings, deliver_due

@@ -8,12 +8,34 @@ widget's do.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, Sanic
+
+MAILBOX_CONVERSATIONS = 10_000  # REST conversations with undelivered messages kept at most (oldest dropped)
+MAILBOX_MESSAGES = 100  # per conversation
+
+
+class Mailbox:
+    """Messages for REST customers, who get them with the reply to their next message (bot.channels.rest)."""
+
+    def __init__(self) -> None:
+        self.waiting: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+
+    def put(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        kept = self.waiting.pop(conversation_id, []) + messages
+        self.waiting[conversation_id] = kept[-MAILBOX_MESSAGES:]
+        while len(self.waiting) > MAILBOX_CONVERSATIONS:
+            self.waiting.popitem(last=False)
+
+    def take(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self.waiting.pop(conversation_id, [])
 
 
 class SupportRestInput(RestInput):

@@ -12,13 +12,13 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from bot.channels.rest import Mailbox
 from bot.console.agents import list_agents
 from bot.handoff.store import WAITING, Handoff, HandoffConflict, open_queue, time_out
 
@@ -26,28 +26,6 @@ logger = logging.getLogger(__name__)
 
 QUEUE_CHECK_SECONDS = 1.0  # how stale the queue on a console can be at most
 SEND_TIMEOUT_SECONDS = 5.0  # a console that takes longer to accept a frame is dropped; it reconnects and refetches
-
-
-MAILBOX_CONVERSATIONS = 10_000  # REST conversations with undelivered messages kept at most (oldest dropped)
-MAILBOX_MESSAGES = 100  # per conversation
-
-
-class Mailbox:
-    """Messages for REST customers, who get them with the reply to their next message (bot.channels.rest)."""
-
-    def __init__(self) -> None:
-        self.waiting: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
-
-    def put(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
-        if not messages:
-            return
-        kept = self.waiting.pop(conversation_id, []) + messages
-        self.waiting[conversation_id] = kept[-MAILBOX_MESSAGES:]
-        while len(self.waiting) > MAILBOX_CONVERSATIONS:
-            self.waiting.popitem(last=False)
-
-    def take(self, conversation_id: str) -> list[dict[str, Any]]:
-        return self.waiting.pop(conversation_id, [])
 
 
 class ConsoleHub:

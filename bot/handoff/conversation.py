@@ -20,8 +20,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.channels.rest import Mailbox
 from bot.channels.widget_socket import WidgetOutput
-from bot.console.live import Mailbox
 
 
 @dataclass(frozen=True)
