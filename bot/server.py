@@ -20,6 +20,7 @@ from rasa.utils.log_utils import configure_structlog
 
 from bot import rasa_patches, web
 from bot.console import setup as console_setup
+from bot.security import api_guard
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         endpoints=endpoints,
     )
+    api_guard.install(app)
     web.install(app)
     app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
     console_setup.install(app, args.endpoints)

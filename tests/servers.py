@@ -86,7 +86,9 @@ def wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 
     raise TimeoutError(f"{url} not up after {timeout:.0f} s")
 
 
-def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = None) -> RunningBot:
+def start_bot(
+    workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = None, credentials: Path | None = None
+) -> RunningBot:
     """Copy the knowledge base and data into `workdir` and run the product from there."""
     for folder in ("faq", "data"):
         shutil.copytree(ROOT / folder, workdir / folder)
@@ -124,7 +126,7 @@ def start_bot(workdir: Path, log_dir: Path, extra_env: dict[str, str] | None = N
             "--port",
             str(rasa_port),
             "--credentials",
-            str(ROOT / "credentials.yml"),
+            str(credentials or ROOT / "credentials.yml"),
         ],
         cwd=workdir,
         env=env,

@@ -28,6 +28,7 @@
       offline: "Connection lost. Reconnecting… What you type will be sent when we are back.",
       online: "Connected again.", sending: "Sending…",
       tooLong: "That message is too long: {limit} characters at most. Please shorten it.",
+      slowDown: "You're sending messages very quickly. Please wait a moment, then send again.",
       failed: "This message could not be sent. It will be sent again when the connection is back.",
       unavailable: "The chat cannot be reached right now. Please try again later."
     },
@@ -40,6 +41,7 @@
       offline: "Sambungan terputus. Menyambung semula… Mesej anda akan dihantar apabila sambungan pulih.",
       online: "Sambungan pulih.", sending: "Menghantar…",
       tooLong: "Mesej itu terlalu panjang: maksimum {limit} aksara. Sila pendekkan.",
+      slowDown: "Anda menghantar mesej terlalu cepat. Sila tunggu sebentar, kemudian hantar semula.",
       failed: "Mesej ini belum dapat dihantar. Ia akan dihantar semula apabila sambungan pulih.",
       unavailable: "Sembang tidak dapat dicapai sekarang. Sila cuba lagi nanti."
     },
@@ -52,6 +54,7 @@
       offline: "Koneksi terputus. Menyambung ulang… Pesanmu akan dikirim begitu koneksi kembali.",
       online: "Tersambung lagi.", sending: "Mengirim…",
       tooLong: "Pesan itu terlalu panjang: maksimal {limit} karakter. Tolong dipersingkat.",
+      slowDown: "Kamu mengirim pesan terlalu cepat. Tunggu sebentar, lalu kirim lagi.",
       failed: "Pesan ini belum terkirim. Pesan akan dikirim ulang begitu koneksi kembali.",
       unavailable: "Chat tidak bisa dihubungi sekarang. Silakan coba lagi nanti."
     },
@@ -64,6 +67,7 @@
       offline: "Naputol ang koneksyon. Kumokonekta ulit… Ipapadala ang mga mensahe mo pagbalik ng koneksyon.",
       online: "Nakakonekta na ulit.", sending: "Ipinapadala…",
       tooLong: "Masyadong mahaba ang mensahe: hanggang {limit} na character lang. Paikliin mo po.",
+      slowDown: "Masyadong mabilis ang pagpapadala mo. Sandali lang po, tapos ipadala ulit.",
       failed: "Hindi pa naipadala ang mensaheng ito. Ipapadala ito ulit pagbalik ng koneksyon.",
       unavailable: "Hindi maabot ang chat ngayon. Pakisubukan ulit mamaya."
     },
@@ -77,6 +81,7 @@
       offline: "Mất kết nối. Đang kết nối lại… Tin nhắn của bạn sẽ được gửi khi có kết nối.",
       online: "Đã kết nối lại.", sending: "Đang gửi…",
       tooLong: "Tin nhắn quá dài: tối đa {limit} ký tự. Vui lòng rút ngắn.",
+      slowDown: "Bạn đang gửi tin nhắn quá nhanh. Vui lòng đợi một chút rồi gửi lại.",
       failed: "Chưa gửi được tin nhắn này. Tin nhắn sẽ được gửi lại khi có kết nối.",
       unavailable: "Hiện không kết nối được với trò chuyện. Vui lòng thử lại sau."
     }
@@ -394,8 +399,10 @@
     if (shown) shown.classList.remove("sb-pending");
     if (!reply.ok) {
       if (reply.error === "too_long") setStatus(texts.tooLong.replace("{limit}", reply.limit));
+      if (reply.error === "rate_limited") setStatus(texts.slowDown);
       if (shown) shown.classList.add("sb-failed");
-      if (reply.error === "too_long" && !input.value) input.value = entry.message; // nothing typed is lost
+      var refused = reply.error === "too_long" || reply.error === "rate_limited";
+      if (refused && !input.value) input.value = entry.message; // nothing typed is lost
     }
   }
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.knowledge.response_translations import variant_for
+from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
+from bot.security.limits import MessageLimits, limits_from_credentials
+
+DEFAULT_MAX_MESSAGE_CHARS = 2000  # as the widget's
 
 MAILBOX_CONVERSATIONS = 10_000  # REST conversations with undelivered messages kept at most (oldest dropped)
 MAILBOX_MESSAGES = 100  # per conversation
@@ -43,8 +51,49 @@ class SupportRestInput(RestInput):
     def name(cls) -> str:
         return "rest"
 
-    def __init__(self) -> None:
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> SupportRestInput:
+        credentials = credentials or {}
+        return cls(
+            int(credentials.get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)), limits_from_credentials(credentials)
+        )
+
+    def __init__(self, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS, limits: MessageLimits | None = None) -> None:
+        self.max_message_chars = max_message_chars
+        self.limits = limits or MessageLimits()
         self.app: Sanic | None = None
+
+    def refusal(self, request: Request) -> HTTPResponse | None:
+        """A polite answer instead of handling: a message over the size cap, or sent too fast."""
+        body = request.json if isinstance(request.json, dict) else {}
+        sender, text = str(body.get("sender") or ""), body.get("message")
+        if isinstance(text, str) and len(text) > self.max_message_chars:
+            return self._polite(request, sender, "utter_message_too_long", 413, limit=str(self.max_message_chars))
+        wait = self.limits.wait(sender, request.remote_addr or request.ip)
+        if wait:
+            headers = {"Retry-After": str(max(1, round(wait)))}
+            return self._polite(request, sender, "utter_slow_down", 429, headers=headers)
+        return None
+
+    def _polite(
+        self,
+        request: Request,
+        sender: str,
+        name: str,
+        status: int,
+        headers: dict[str, str] | None = None,
+        **values: str,
+    ) -> HTTPResponse:
+        # The conversation's language would cost a tracker read per refused message; the browser's is free.
+        language = next(
+            (tag[:2] for tag in request.headers.get("Accept-Language", "").lower().split(",") if tag[:2] in LANGUAGES),
+            DEFAULT_LANGUAGE,
+        )
+        agent = getattr(self.app.ctx, "agent", None) if self.app else None
+        variants = agent.domain.responses.get(name, []) if agent and agent.domain else []
+        variant = variant_for(variants, language) or variant_for(variants, DEFAULT_LANGUAGE) or {}
+        text = variant.get("text", name).format(**values)
+        return response.json([{"recipient_id": sender, "text": text}], status=status, headers=headers)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def handle(message: UserMessage) -> None:
@@ -58,6 +107,10 @@ class SupportRestInput(RestInput):
                 message.output_channel.messages[:0] = missed  # they were said before this reply
 
         blueprint = super().blueprint(handle)
+
+        @blueprint.middleware("request")
+        async def refuse_floods_and_huge_messages(request: Request) -> HTTPResponse | None:
+            return self.refusal(request) if request.method == "POST" else None
 
         @blueprint.listener("before_server_start")
         async def remember_app(app: Sanic, _: Any) -> None:

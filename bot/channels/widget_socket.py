@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.session_ids import SessionIds
+from bot.security.limits import MessageLimits, limits_from_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,12 @@ def message_metadata(raw: object) -> dict[str, Any]:
     return metadata
 
 
+def client_address(environ: dict[str, Any]) -> str | None:
+    """The browser's address (engine.io's environ only knows it through the Sanic request)."""
+    request = environ.get("sanic.request")
+    return (request.remote_addr or request.ip) if request is not None else environ.get("REMOTE_ADDR")
+
+
 class OriginCheck:
     """Engine.io's Origin check: the page's own origin, or one listed in credentials.yml."""
 
@@ -133,6 +140,7 @@ class WidgetSocketInput(SocketIOInput):
             allowed_origins=credentials.get("allowed_origins") or [],
             max_message_chars=int(credentials.get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
+            limits=limits_from_credentials(credentials),
         )
 
     def __init__(
@@ -141,11 +149,13 @@ class WidgetSocketInput(SocketIOInput):
         allowed_origins: Iterable[str] = (),
         max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
         socketio_path: str = "/socket.io",
+        limits: MessageLimits | None = None,
     ) -> None:
         super().__init__(session_persistence=True, socketio_path=socketio_path)
         self.session_ids = SessionIds(secret)
         self.origin_check = OriginCheck(allowed_origins)
         self.max_message_chars = max_message_chars
+        self.limits = limits or MessageLimits()
         self.app: Sanic | None = None
 
     def get_output_channel(self) -> OutputChannel | None:
@@ -187,6 +197,9 @@ class WidgetSocketInput(SocketIOInput):
             text = data["message"]
             if len(text) > self.max_message_chars:
                 return {"ok": False, "error": "too_long", "limit": self.max_message_chars}
+            wait = self.limits.wait(conversation_id, client_address(sio.environ.get(sid) or {}))
+            if wait:
+                return {"ok": False, "error": "rate_limited", "retry_after": round(wait, 1)}
             message_id = str(data.get("message_id") or "")[:64] or None
             if message_id and data.get("retry") and await self.already_handled(conversation_id, message_id):
                 return {"ok": True, "duplicate": True}

@@ -6,65 +6,343 @@
  * under /console/api (cookie session, X-CSRF-Token on every POST) and gets live updates from the
  * WebSocket at /console/ws. Everything that comes from the server — above all what customers
  * wrote — is put into the page as text (textContent, createElement), never as HTML.
+ *
+ * The fixed texts are in ALL_TEXTS, in the five languages; the agent picks one in the top bar (the
+ * browser's language by default, the choice kept in localStorage) and everything is redrawn in it.
  */
 (function () {
   "use strict";
 
-  /* ---------- fixed texts (one place, so translations can be added later) ---------- */
+  /* ---------- fixed texts, in the five languages (a key missing in one falls back to English) ---------- */
 
-  var TEXTS = {
-    appTitle: "Agent console", signedInAs: "Signed in as", logout: "Log out", loggedOut: "You are logged out.",
-    loginHeading: "Log in", username: "Username", password: "Password", login: "Log in",
-    loginMissing: "Enter your username and password.",
-    sessionExpired: "Session expired, please log in again.",
-    networkError: "The server cannot be reached. Check the connection and try again.",
-    httpError: "The server answered with an error ({status}). Please try again.",
-    reconnecting: "Connection lost. Reconnecting…", reconnected: "Connected again.",
-    views: "Views", tabQueue: "Queue", tabTickets: "Tickets",
-    queueHeading: "Chats handed to a person",
-    queueEmpty: "No chats are waiting. New ones appear here by themselves.",
-    noName: "Customer (no name given)", waitingFor: "Waiting {time}", handedOffAgo: "Handed off {time} ago",
-    stateWaiting: "Waiting for an agent", stateMine: "With you", stateOther: "With {name}",
-    unread: "New messages", claim: "Claim", open: "Open", claimed: "You have the chat with {name}.",
-    chatWith: "Chat with {name}", handedOffAt: "handed off {time}", conversation: "Conversation",
-    customer: "Customer", bot: "Bot", agent: "Agent",
-    replyLabel: "Reply to the customer",
-    replyHint: "Enter sends, Shift+Enter starts a new line. At most {limit} characters.",
-    send: "Send", replySent: "Reply sent.", replyEmpty: "Write a reply first.",
-    replyTooLong: "The reply is too long: {limit} characters at most.",
-    endHandoff: "End and hand back to the bot", makeTicket: "Turn into a ticket",
-    ended: "The chat is back with the bot.", ticketMade: "Ticket {id} created. The chat is back with the bot.",
-    chatEnded: "The chat with {name} has ended.", chatTimedOut: "The chat with {name} timed out.",
-    chatNotYours: "This chat is not yours (any more).",
-    packetHeading: "Handoff details", notGiven: "not given",
-    packetTruncated: "Earlier messages were left out of the handoff packet (the conversation shown here is the live record).",
-    fields: {
-      name: "Name", email: "E-mail", phone: "Phone", order_number: "Order number", ticket_id: "Ticket",
-      language: "Language", reason: "Why the bot handed off", created_at: "Handed off at"
+  var LANGUAGES = ["en", "ms", "id", "tl", "vi"];
+  // Each language's name in that language, for the language menu (so an agent finds their own).
+  var LANGUAGE_NAMES = { en: "English", ms: "Bahasa Melayu", id: "Bahasa Indonesia", tl: "Tagalog", vi: "Tiếng Việt" };
+  // Browser language tags that mean one of ours: Filipino, and the old code for Indonesian.
+  var LANGUAGE_ALIASES = { fil: "tl", "in": "id" };
+  var LANGUAGE_KEY = "supportbot-console:language"; // localStorage: the agent's choice
+
+  var ALL_TEXTS = {
+    en: {
+      appTitle: "Agent console", signedInAs: "Signed in as", logout: "Log out", loggedOut: "You are logged out.",
+      languageLabel: "Language",
+      loginHeading: "Log in", username: "Username", password: "Password", login: "Log in",
+      loginMissing: "Enter your username and password.",
+      loginWrong: "Wrong username or password.",
+      loginThrottled: "Too many failed log-ins. Wait a few minutes and try again.",
+      sessionExpired: "Session expired, please log in again.",
+      networkError: "The server cannot be reached. Check the connection and try again.",
+      httpError: "The server answered with an error ({status}). Please try again.",
+      reconnecting: "Connection lost. Reconnecting…", reconnected: "Connected again.",
+      views: "Views", tabQueue: "Queue", tabTickets: "Tickets",
+      queueHeading: "Chats handed to a person",
+      queueEmpty: "No chats are waiting. New ones appear here by themselves.",
+      noName: "Customer (no name given)", waitingFor: "Waiting {time}", handedOffAgo: "Handed off {time} ago",
+      stateWaiting: "Waiting for an agent", stateMine: "With you", stateOther: "With {name}",
+      unread: "New messages", claim: "Claim", open: "Open", claimed: "You have the chat with {name}.",
+      chatWith: "Chat with {name}", handedOffAt: "handed off {time}", conversation: "Conversation",
+      customer: "Customer", bot: "Bot", agent: "Agent",
+      replyLabel: "Reply to the customer",
+      replyHint: "Enter sends, Shift+Enter starts a new line. At most {limit} characters.",
+      send: "Send", replySent: "Reply sent.", replyEmpty: "Write a reply first.",
+      replyTooLong: "The reply is too long: {limit} characters at most.",
+      endHandoff: "End and hand back to the bot", makeTicket: "Turn into a ticket",
+      ended: "The chat is back with the bot.", ticketMade: "Ticket {id} created. The chat is back with the bot.",
+      chatEnded: "The chat with {name} has ended.", chatTimedOut: "The chat with {name} timed out.",
+      chatNotYours: "This chat is not yours (any more).",
+      packetHeading: "Handoff details", notGiven: "not given",
+      packetTruncated: "Earlier messages were left out of the handoff packet (the conversation shown here is the live record).",
+      fields: {
+        name: "Name", email: "E-mail", phone: "Phone", order_number: "Order number", ticket_id: "Ticket",
+        language: "Language", reason: "Why the bot handed off", created_at: "Handed off at"
+      },
+      deliveriesHeading: "Copies of this handoff", deliveryWebhook: "Webhook", deliveryEmail: "E-mail",
+      deliverySent: "delivered", deliveryPending: "pending, {attempts} failed attempts so far",
+      faqHeading: "FAQ answers the bot considered", faqNone: "The bot considered no FAQ answers.",
+      faqMessage: "Customer message", faqMatched: "Matched", faqScore: "Score", faqOthers: "Other candidates",
+      noMatch: "none",
+      reasons: {
+        asked: "Customer asked for a person", not_understood: "Bot did not understand twice",
+        not_helpful: "Answers marked not helpful twice", upset: "Customer seemed upset",
+        needs_person: "Topic needs a person"
+      },
+      languages: { en: "English", ms: "Malay", id: "Indonesian", tl: "Tagalog", vi: "Vietnamese" },
+      chatPlaceholder: "Claim a chat from the queue, or open one of yours, to see it here.",
+      ticketsHeading: "Tickets", ticketsTable: "Tickets table", filterLabel: "Show", refresh: "Refresh",
+      ticketsEmpty: "No tickets to show.",
+      statusAll: "All",
+      statuses: {
+        open: "Open", in_progress: "In progress", waiting_for_customer: "Waiting for customer",
+        resolved: "Resolved", closed: "Closed"
+      },
+      colTicket: "Ticket", colCustomer: "Customer", colTopic: "Topic", colReplyBy: "Reply by",
+      colStatus: "Status", colNote: "Note for the customer", colSave: "Save",
+      statusOf: "Status of ticket {id}", noteFor: "Note for the customer about ticket {id}",
+      lastNote: "Last note: {note}", save: "Save", ticketSaved: "Ticket {id} saved: {status}."
     },
-    deliveriesHeading: "Copies of this handoff", deliveryWebhook: "Webhook", deliveryEmail: "E-mail",
-    deliverySent: "delivered", deliveryPending: "pending, {attempts} failed attempts so far",
-    faqHeading: "FAQ answers the bot considered", faqNone: "The bot considered no FAQ answers.",
-    faqMessage: "Customer message", faqMatched: "Matched", faqScore: "Score", faqOthers: "Other candidates",
-    noMatch: "none",
-    reasons: {
-      asked: "Customer asked for a person", not_understood: "Bot did not understand twice",
-      not_helpful: "Answers marked not helpful twice", upset: "Customer seemed upset",
-      needs_person: "Topic needs a person"
+
+    ms: {
+      appTitle: "Konsol ejen", signedInAs: "Log masuk sebagai", logout: "Log keluar", loggedOut: "Anda telah log keluar.",
+      languageLabel: "Bahasa",
+      loginHeading: "Log masuk", username: "Nama pengguna", password: "Kata laluan", login: "Log masuk",
+      loginMissing: "Masukkan nama pengguna dan kata laluan anda.",
+      loginWrong: "Nama pengguna atau kata laluan salah.",
+      loginThrottled: "Terlalu banyak cubaan log masuk yang gagal. Tunggu beberapa minit dan cuba lagi.",
+      sessionExpired: "Sesi telah tamat. Sila log masuk semula.",
+      networkError: "Pelayan tidak dapat dihubungi. Semak sambungan dan cuba lagi.",
+      httpError: "Pelayan membalas dengan ralat ({status}). Sila cuba lagi.",
+      reconnecting: "Sambungan terputus. Menyambung semula…", reconnected: "Sambungan pulih.",
+      views: "Paparan", tabQueue: "Giliran", tabTickets: "Tiket",
+      queueHeading: "Sembang yang diserahkan kepada ejen",
+      queueEmpty: "Tiada sembang yang menunggu. Sembang baharu akan muncul di sini dengan sendirinya.",
+      noName: "Pelanggan (tiada nama)", waitingFor: "Menunggu {time}", handedOffAgo: "Diserahkan {time} lalu",
+      stateWaiting: "Menunggu ejen", stateMine: "Dengan anda", stateOther: "Dengan {name}",
+      unread: "Mesej baharu", claim: "Ambil", open: "Buka", claimed: "Anda kini mengendalikan sembang dengan {name}.",
+      chatWith: "Sembang dengan {name}", handedOffAt: "diserahkan {time}", conversation: "Perbualan",
+      customer: "Pelanggan", bot: "Bot", agent: "Ejen",
+      replyLabel: "Balas kepada pelanggan",
+      replyHint: "Enter untuk hantar, Shift+Enter untuk baris baharu. Maksimum {limit} aksara.",
+      send: "Hantar", replySent: "Balasan dihantar.", replyEmpty: "Tulis balasan dahulu.",
+      replyTooLong: "Balasan terlalu panjang: maksimum {limit} aksara.",
+      endHandoff: "Tamatkan dan serahkan semula kepada bot", makeTicket: "Jadikan tiket",
+      ended: "Sembang telah diserahkan semula kepada bot.",
+      ticketMade: "Tiket {id} telah dibuat. Sembang telah diserahkan semula kepada bot.",
+      chatEnded: "Sembang dengan {name} telah tamat.", chatTimedOut: "Sembang dengan {name} telah tamat masa.",
+      chatNotYours: "Sembang ini bukan (lagi) dikendalikan oleh anda.",
+      packetHeading: "Butiran serahan", notGiven: "tidak diberi",
+      packetTruncated: "Mesej yang lebih awal tidak dimasukkan dalam pakej serahan (perbualan yang dipaparkan di sini ialah rekod langsung).",
+      fields: {
+        name: "Nama", email: "E-mel", phone: "Telefon", order_number: "Nombor pesanan", ticket_id: "Tiket",
+        language: "Bahasa", reason: "Sebab bot menyerahkan", created_at: "Diserahkan pada"
+      },
+      deliveriesHeading: "Salinan serahan ini", deliveryWebhook: "Webhook", deliveryEmail: "E-mel",
+      deliverySent: "telah dihantar", deliveryPending: "belum dihantar, {attempts} cubaan gagal setakat ini",
+      faqHeading: "Jawapan FAQ yang dipertimbangkan oleh bot", faqNone: "Bot tidak mempertimbangkan sebarang jawapan FAQ.",
+      faqMessage: "Mesej pelanggan", faqMatched: "Padanan", faqScore: "Skor", faqOthers: "Calon lain",
+      noMatch: "tiada",
+      reasons: {
+        asked: "Pelanggan minta bercakap dengan ejen", not_understood: "Bot tidak faham dua kali",
+        not_helpful: "Jawapan ditanda tidak membantu dua kali", upset: "Pelanggan kelihatan marah",
+        needs_person: "Topik ini perlu dikendalikan oleh ejen"
+      },
+      languages: { en: "Inggeris", ms: "Melayu", id: "Indonesia", tl: "Tagalog", vi: "Vietnam" },
+      chatPlaceholder: "Ambil sembang daripada giliran, atau buka sembang anda, untuk melihatnya di sini.",
+      ticketsHeading: "Tiket", ticketsTable: "Jadual tiket", filterLabel: "Tunjukkan", refresh: "Muat semula",
+      ticketsEmpty: "Tiada tiket untuk ditunjukkan.",
+      statusAll: "Semua",
+      statuses: {
+        open: "Dibuka", in_progress: "Sedang diuruskan", waiting_for_customer: "Menunggu pelanggan",
+        resolved: "Selesai", closed: "Ditutup"
+      },
+      colTicket: "Tiket", colCustomer: "Pelanggan", colTopic: "Topik", colReplyBy: "Balas sebelum",
+      colStatus: "Status", colNote: "Nota untuk pelanggan", colSave: "Simpan",
+      statusOf: "Status tiket {id}", noteFor: "Nota untuk pelanggan tentang tiket {id}",
+      lastNote: "Nota terakhir: {note}", save: "Simpan", ticketSaved: "Tiket {id} disimpan: {status}."
     },
-    languages: { en: "English", ms: "Malay", id: "Indonesian", tl: "Tagalog", vi: "Vietnamese" },
-    chatPlaceholder: "Claim a chat from the queue, or open one of yours, to see it here.",
-    ticketsHeading: "Tickets", ticketsTable: "Tickets table", filterLabel: "Show", refresh: "Refresh", ticketsEmpty: "No tickets to show.",
-    statusAll: "All",
-    statuses: {
-      open: "Open", in_progress: "In progress", waiting_for_customer: "Waiting for customer",
-      resolved: "Resolved", closed: "Closed"
+
+    id: {
+      appTitle: "Konsol agen", signedInAs: "Masuk sebagai", logout: "Keluar", loggedOut: "Anda sudah keluar.",
+      languageLabel: "Bahasa",
+      loginHeading: "Masuk", username: "Nama pengguna", password: "Kata sandi", login: "Masuk",
+      loginMissing: "Masukkan nama pengguna dan kata sandi Anda.",
+      loginWrong: "Nama pengguna atau kata sandi salah.",
+      loginThrottled: "Terlalu banyak percobaan masuk yang gagal. Tunggu beberapa menit, lalu coba lagi.",
+      sessionExpired: "Sesi sudah berakhir. Silakan masuk lagi.",
+      networkError: "Server tidak dapat dihubungi. Periksa koneksi, lalu coba lagi.",
+      httpError: "Server membalas dengan error ({status}). Silakan coba lagi.",
+      reconnecting: "Koneksi terputus. Menyambung ulang…", reconnected: "Tersambung lagi.",
+      views: "Tampilan", tabQueue: "Antrean", tabTickets: "Tiket",
+      queueHeading: "Chat yang dialihkan ke agen",
+      queueEmpty: "Tidak ada chat yang menunggu. Chat baru akan muncul di sini dengan sendirinya.",
+      noName: "Pelanggan (tanpa nama)", waitingFor: "Menunggu {time}", handedOffAgo: "Dialihkan {time} lalu",
+      stateWaiting: "Menunggu agen", stateMine: "Dengan Anda", stateOther: "Dengan {name}",
+      unread: "Pesan baru", claim: "Ambil", open: "Buka", claimed: "Anda sekarang menangani chat dengan {name}.",
+      chatWith: "Chat dengan {name}", handedOffAt: "dialihkan {time}", conversation: "Percakapan",
+      customer: "Pelanggan", bot: "Bot", agent: "Agen",
+      replyLabel: "Balas ke pelanggan",
+      replyHint: "Enter untuk mengirim, Shift+Enter untuk baris baru. Maksimal {limit} karakter.",
+      send: "Kirim", replySent: "Balasan terkirim.", replyEmpty: "Tulis balasan dulu.",
+      replyTooLong: "Balasan terlalu panjang: maksimal {limit} karakter.",
+      endHandoff: "Selesai dan kembalikan ke bot", makeTicket: "Jadikan tiket",
+      ended: "Chat sudah dikembalikan ke bot.", ticketMade: "Tiket {id} dibuat. Chat sudah dikembalikan ke bot.",
+      chatEnded: "Chat dengan {name} sudah selesai.", chatTimedOut: "Waktu chat dengan {name} sudah habis.",
+      chatNotYours: "Chat ini bukan (lagi) ditangani oleh Anda.",
+      packetHeading: "Detail pengalihan", notGiven: "tidak diberikan",
+      packetTruncated: "Pesan-pesan sebelumnya tidak dimasukkan ke paket pengalihan (percakapan yang ditampilkan di sini adalah catatan langsungnya).",
+      fields: {
+        name: "Nama", email: "Email", phone: "Telepon", order_number: "Nomor pesanan", ticket_id: "Tiket",
+        language: "Bahasa", reason: "Alasan bot mengalihkan", created_at: "Dialihkan pada"
+      },
+      deliveriesHeading: "Salinan pengalihan ini", deliveryWebhook: "Webhook", deliveryEmail: "Email",
+      deliverySent: "terkirim", deliveryPending: "tertunda, sudah {attempts} kali gagal",
+      faqHeading: "Jawaban FAQ yang dipertimbangkan bot", faqNone: "Bot tidak mempertimbangkan jawaban FAQ apa pun.",
+      faqMessage: "Pesan pelanggan", faqMatched: "Cocok", faqScore: "Skor", faqOthers: "Kandidat lain",
+      noMatch: "tidak ada",
+      reasons: {
+        asked: "Pelanggan minta bicara dengan agen", not_understood: "Bot dua kali tidak mengerti",
+        not_helpful: "Jawaban dua kali ditandai tidak membantu", upset: "Pelanggan tampak kesal",
+        needs_person: "Topik ini perlu ditangani agen"
+      },
+      languages: { en: "Inggris", ms: "Melayu", id: "Indonesia", tl: "Tagalog", vi: "Vietnam" },
+      chatPlaceholder: "Ambil chat dari antrean, atau buka chat Anda, untuk melihatnya di sini.",
+      ticketsHeading: "Tiket", ticketsTable: "Tabel tiket", filterLabel: "Tampilkan", refresh: "Muat ulang",
+      ticketsEmpty: "Tidak ada tiket untuk ditampilkan.",
+      statusAll: "Semua",
+      statuses: {
+        open: "Terbuka", in_progress: "Sedang diproses", waiting_for_customer: "Menunggu pelanggan",
+        resolved: "Selesai", closed: "Ditutup"
+      },
+      colTicket: "Tiket", colCustomer: "Pelanggan", colTopic: "Topik", colReplyBy: "Balas sebelum",
+      colStatus: "Status", colNote: "Catatan untuk pelanggan", colSave: "Simpan",
+      statusOf: "Status tiket {id}", noteFor: "Catatan untuk pelanggan tentang tiket {id}",
+      lastNote: "Catatan terakhir: {note}", save: "Simpan", ticketSaved: "Tiket {id} disimpan: {status}."
     },
-    colTicket: "Ticket", colCustomer: "Customer", colTopic: "Topic", colReplyBy: "Reply by",
-    colStatus: "Status", colNote: "Note for the customer", colSave: "Save",
-    statusOf: "Status of ticket {id}", noteFor: "Note for the customer about ticket {id}",
-    lastNote: "Last note: {note}", save: "Save", ticketSaved: "Ticket {id} saved: {status}."
+
+    tl: {
+      appTitle: "Agent console", signedInAs: "Naka-log in bilang", logout: "Mag-log out", loggedOut: "Naka-log out ka na.",
+      languageLabel: "Wika",
+      loginHeading: "Mag-log in", username: "Username", password: "Password", login: "Mag-log in",
+      loginMissing: "Ilagay ang username at password mo.",
+      loginWrong: "Mali ang username o password.",
+      loginThrottled: "Masyadong maraming maling pag-log in. Maghintay ng ilang minuto bago subukan ulit.",
+      sessionExpired: "Nag-expire na ang session. Mag-log in ulit.",
+      networkError: "Hindi maabot ang server. Tingnan ang koneksyon at subukan ulit.",
+      httpError: "Nagkaroon ng error sa server ({status}). Pakisubukan ulit.",
+      reconnecting: "Naputol ang koneksyon. Kumokonekta ulit…", reconnected: "Nakakonekta na ulit.",
+      views: "Mga view", tabQueue: "Queue", tabTickets: "Tickets",
+      queueHeading: "Mga chat na ipinasa sa agent",
+      queueEmpty: "Walang naghihintay na chat. Kusang lalabas dito ang mga bago.",
+      noName: "Customer (walang pangalan)", waitingFor: "Naghihintay nang {time}", handedOffAgo: "Ipinasa {time} na ang nakalipas",
+      stateWaiting: "Naghihintay ng agent", stateMine: "Hawak mo", stateOther: "Hawak ni {name}",
+      unread: "Mga bagong mensahe", claim: "Kunin", open: "Buksan", claimed: "Hawak mo na ang chat ni {name}.",
+      chatWith: "Chat kay {name}", handedOffAt: "ipinasa noong {time}", conversation: "Usapan",
+      customer: "Customer", bot: "Bot", agent: "Agent",
+      replyLabel: "Sagot sa customer",
+      replyHint: "Enter para ipadala, Shift+Enter para sa bagong linya. Hanggang {limit} na character.",
+      send: "Ipadala", replySent: "Naipadala na ang sagot.", replyEmpty: "Magsulat muna ng sagot.",
+      replyTooLong: "Masyadong mahaba ang sagot: hanggang {limit} na character lang.",
+      endHandoff: "Tapusin at ibalik sa bot", makeTicket: "Gawing ticket",
+      ended: "Nasa bot na ulit ang chat.", ticketMade: "Nagawa na ang ticket {id}. Nasa bot na ulit ang chat.",
+      chatEnded: "Tapos na ang chat ni {name}.", chatTimedOut: "Nag-time out ang chat ni {name}.",
+      chatNotYours: "Hindi (na) sa iyo ang chat na ito.",
+      packetHeading: "Detalye ng handoff", notGiven: "hindi ibinigay",
+      packetTruncated: "Hindi isinama sa handoff packet ang mga naunang mensahe (ang usapang nakikita rito ang live na record).",
+      fields: {
+        name: "Pangalan", email: "E-mail", phone: "Telepono", order_number: "Order number", ticket_id: "Ticket",
+        language: "Wika", reason: "Bakit ipinasa ng bot", created_at: "Ipinasa noong"
+      },
+      deliveriesHeading: "Mga kopya ng handoff na ito", deliveryWebhook: "Webhook", deliveryEmail: "E-mail",
+      deliverySent: "naipadala na", deliveryPending: "pending, {attempts} bigong subok sa ngayon",
+      faqHeading: "Mga sagot sa FAQ na pinagpilian ng bot", faqNone: "Walang sagot sa FAQ na pinagpilian ang bot.",
+      faqMessage: "Mensahe ng customer", faqMatched: "Tumugma", faqScore: "Score", faqOthers: "Iba pang pagpipilian",
+      noMatch: "wala",
+      reasons: {
+        asked: "Humiling ang customer na makausap ang tao", not_understood: "Dalawang beses hindi naintindihan ng bot",
+        not_helpful: "Dalawang beses minarkahang hindi nakatulong ang sagot", upset: "Mukhang inis ang customer",
+        needs_person: "Kailangan ng tao para sa topic na ito"
+      },
+      languages: { en: "English", ms: "Malay", id: "Indonesian", tl: "Tagalog", vi: "Vietnamese" },
+      chatPlaceholder: "Kumuha ng chat sa queue, o buksan ang isa sa mga chat mo, para makita ito rito.",
+      ticketsHeading: "Tickets", ticketsTable: "Table ng mga ticket", filterLabel: "Ipakita", refresh: "I-refresh",
+      ticketsEmpty: "Walang ticket na maipapakita.",
+      statusAll: "Lahat",
+      statuses: {
+        open: "Open", in_progress: "Inaasikaso", waiting_for_customer: "Hinihintay ang customer",
+        resolved: "Resolved", closed: "Closed"
+      },
+      colTicket: "Ticket", colCustomer: "Customer", colTopic: "Topic", colReplyBy: "Sagutin bago ang",
+      colStatus: "Status", colNote: "Note para sa customer", colSave: "I-save",
+      statusOf: "Status ng ticket {id}", noteFor: "Note para sa customer tungkol sa ticket {id}",
+      lastNote: "Huling note: {note}", save: "I-save", ticketSaved: "Na-save ang ticket {id}: {status}."
+    },
+
+    vi: {
+      appTitle: "Bảng điều khiển nhân viên", signedInAs: "Đã đăng nhập:", logout: "Đăng xuất",
+      loggedOut: "Bạn đã đăng xuất.",
+      languageLabel: "Ngôn ngữ",
+      loginHeading: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu", login: "Đăng nhập",
+      loginMissing: "Vui lòng nhập tên đăng nhập và mật khẩu.",
+      loginWrong: "Sai tên đăng nhập hoặc mật khẩu.",
+      loginThrottled: "Đăng nhập sai quá nhiều lần. Vui lòng đợi vài phút rồi thử lại.",
+      sessionExpired: "Phiên đăng nhập đã hết hạn, vui lòng đăng nhập lại.",
+      networkError: "Không kết nối được với máy chủ. Hãy kiểm tra kết nối rồi thử lại.",
+      httpError: "Máy chủ báo lỗi ({status}). Vui lòng thử lại.",
+      reconnecting: "Mất kết nối. Đang kết nối lại…", reconnected: "Đã kết nối lại.",
+      views: "Chế độ xem", tabQueue: "Hàng chờ", tabTickets: "Phiếu hỗ trợ",
+      queueHeading: "Cuộc trò chuyện được chuyển cho nhân viên",
+      queueEmpty: "Không có cuộc trò chuyện nào đang chờ. Cuộc trò chuyện mới sẽ tự hiện ở đây.",
+      noName: "Khách hàng (không có tên)", waitingFor: "Đã chờ {time}", handedOffAgo: "Đã chuyển {time} trước",
+      stateWaiting: "Đang chờ nhân viên", stateMine: "Bạn đang xử lý", stateOther: "{name} đang xử lý",
+      unread: "Tin nhắn mới", claim: "Nhận", open: "Mở", claimed: "Bạn đã nhận cuộc trò chuyện với {name}.",
+      chatWith: "Trò chuyện với {name}", handedOffAt: "chuyển lúc {time}", conversation: "Cuộc trò chuyện",
+      customer: "Khách hàng", bot: "Bot", agent: "Nhân viên",
+      replyLabel: "Trả lời khách hàng",
+      replyHint: "Enter để gửi, Shift+Enter để xuống dòng. Tối đa {limit} ký tự.",
+      send: "Gửi", replySent: "Đã gửi câu trả lời.", replyEmpty: "Hãy viết câu trả lời trước.",
+      replyTooLong: "Câu trả lời quá dài: tối đa {limit} ký tự.",
+      endHandoff: "Kết thúc và chuyển lại cho bot", makeTicket: "Tạo phiếu hỗ trợ",
+      ended: "Cuộc trò chuyện đã được chuyển lại cho bot.",
+      ticketMade: "Đã tạo phiếu {id}. Cuộc trò chuyện đã được chuyển lại cho bot.",
+      chatEnded: "Cuộc trò chuyện với {name} đã kết thúc.", chatTimedOut: "Cuộc trò chuyện với {name} đã hết thời gian chờ.",
+      chatNotYours: "Cuộc trò chuyện này không (còn) do bạn xử lý.",
+      packetHeading: "Thông tin chuyển giao", notGiven: "chưa cung cấp",
+      packetTruncated: "Các tin nhắn cũ hơn không có trong gói chuyển giao (cuộc trò chuyện hiển thị ở đây là bản ghi trực tiếp).",
+      fields: {
+        name: "Tên", email: "E-mail", phone: "Số điện thoại", order_number: "Mã đơn hàng", ticket_id: "Phiếu hỗ trợ",
+        language: "Ngôn ngữ", reason: "Lý do bot chuyển", created_at: "Chuyển lúc"
+      },
+      deliveriesHeading: "Các bản sao của gói chuyển giao", deliveryWebhook: "Webhook", deliveryEmail: "E-mail",
+      deliverySent: "đã gửi", deliveryPending: "đang chờ, đã thất bại {attempts} lần",
+      faqHeading: "Câu trả lời FAQ bot đã cân nhắc", faqNone: "Bot không cân nhắc câu trả lời FAQ nào.",
+      faqMessage: "Tin nhắn của khách", faqMatched: "Khớp", faqScore: "Điểm", faqOthers: "Lựa chọn khác",
+      noMatch: "không có",
+      reasons: {
+        asked: "Khách yêu cầu gặp nhân viên", not_understood: "Bot hai lần không hiểu",
+        not_helpful: "Hai câu trả lời bị đánh dấu không hữu ích", upset: "Khách có vẻ bực bội",
+        needs_person: "Chủ đề cần nhân viên xử lý"
+      },
+      languages: { en: "Tiếng Anh", ms: "Tiếng Mã Lai", id: "Tiếng Indonesia", tl: "Tiếng Tagalog", vi: "Tiếng Việt" },
+      chatPlaceholder: "Nhận một cuộc trò chuyện từ hàng chờ, hoặc mở cuộc trò chuyện của bạn, để xem ở đây.",
+      ticketsHeading: "Phiếu hỗ trợ", ticketsTable: "Bảng phiếu hỗ trợ", filterLabel: "Hiển thị", refresh: "Làm mới",
+      ticketsEmpty: "Không có phiếu nào để hiển thị.",
+      statusAll: "Tất cả",
+      statuses: {
+        open: "Đang mở", in_progress: "Đang xử lý", waiting_for_customer: "Chờ khách phản hồi",
+        resolved: "Đã giải quyết", closed: "Đã đóng"
+      },
+      colTicket: "Phiếu", colCustomer: "Khách hàng", colTopic: "Chủ đề", colReplyBy: "Hạn trả lời",
+      colStatus: "Trạng thái", colNote: "Ghi chú cho khách", colSave: "Lưu",
+      statusOf: "Trạng thái phiếu {id}", noteFor: "Ghi chú cho khách về phiếu {id}",
+      lastNote: "Ghi chú gần nhất: {note}", save: "Lưu", ticketSaved: "Đã lưu phiếu {id}: {status}."
+    }
   };
+
+  // The chosen language's texts, English where a key is missing (see setLanguage).
+  var TEXTS = ALL_TEXTS.en;
+
+  /** The texts of one language over the English ones, key by key (nested too). */
+  function withFallback(english, translated) {
+    var merged = {};
+    Object.keys(english).forEach(function (key) {
+      var value = translated ? translated[key] : undefined;
+      if (english[key] !== null && typeof english[key] === "object") {
+        merged[key] = withFallback(english[key], value !== null && typeof value === "object" ? value : null);
+      } else {
+        merged[key] = typeof value === "string" ? value : english[key];
+      }
+    });
+    return merged;
+  }
+
+  /** A deep, frozen copy (the text tables as tests see them: they cannot change the console's). */
+  function frozenCopy(value) {
+    if (value === null || typeof value !== "object") return value;
+    var copy = {};
+    Object.keys(value).forEach(function (key) { copy[key] = frozenCopy(value[key]); });
+    return Object.freeze(copy);
+  }
+
+  window.SupportbotConsoleTexts = frozenCopy(ALL_TEXTS);
 
   var API = "/console/api";
   var MAX_REPLY_CHARS = 2000;
@@ -84,6 +362,20 @@
     return text.replace(/\{(\w+)\}/g, function (all, name) {
       return values && values[name] !== undefined ? String(values[name]) : all;
     });
+  }
+
+  /** A fixed text to show later: kept as key and values, so it can be shown again in another language. */
+  function phrase(key, values) { return { key: key, values: values }; }
+
+  /** The text of a phrase (its values may be phrases too) in the chosen language; a plain string stays as it is. */
+  function say(message) {
+    if (!message || typeof message !== "object") return String(message || "");
+    var values = {};
+    Object.keys(message.values || {}).forEach(function (name) {
+      var value = message.values[name];
+      values[name] = value && typeof value === "object" ? say(value) : value;
+    });
+    return t(message.key, values);
   }
 
   /** Build an element: attributes ("text" becomes its textContent) and child nodes. */
@@ -140,6 +432,7 @@
   function reasonText(reason) { return TEXTS.reasons[reason] || String(reason || "—"); }
   function statusName(status) { return TEXTS.statuses[status] || String(status || "—"); }
   function customerName(handoff) { return (handoff && handoff.customer_name) || TEXTS.noName; }
+  function customerNamePhrase(handoff) { return (handoff && handoff.customer_name) || phrase("noName"); }
 
   var uid = 0;
   function newId(prefix) { uid += 1; return prefix + "-" + uid; }
@@ -159,6 +452,7 @@
   var deliveriesSection = $("deliveries"), deliveriesList = $("deliveries-list");
   var ticketsView = $("tickets-view"), ticketFilter = $("ticket-status-filter");
   var ticketsBody = $("tickets").tBodies[0], ticketsEmpty = $("tickets-empty");
+  var languageSelect = $("console-language");
 
   /** Fill the page's fixed wording from TEXTS. */
   function applyTexts() {
@@ -171,10 +465,19 @@
     });
   }
 
-  /** The status line (role=status, polite): what just happened, or what went wrong. */
-  function showNotice(text, isError) {
-    notice.textContent = text || "";
+  var noticeShown = "";       // the notice's phrase or text, to show it again after a change of language
+  var loginErrorShown = "";   // the same for the login form's error
+
+  /** The status line (role=status, polite): what just happened, or what went wrong (a phrase or the server's text). */
+  function showNotice(message, isError) {
+    noticeShown = message || "";
+    notice.textContent = say(noticeShown);
     notice.classList.toggle("error", !!isError);
+  }
+
+  function showLoginError(message) {
+    loginErrorShown = message || "";
+    loginError.textContent = say(loginErrorShown);
   }
 
   /* ---------- state ---------- */
@@ -183,12 +486,76 @@
   var me = null;              // {username, display_name}
   var queue = [];             // the open handoffs, oldest first
   var unread = {};            // handoff id -> true: messages arrived while it was not open
-  var openChat = null;        // {id, handoff, messages: [...], keys: {...}}
+  var openChat = null;        // {id, handoff, packet, deliveries, messages: [...], keys: {...}}
   var openRequest = null;     // the handoff id whose GET is the latest asked for
   var closingId = null;       // the handoff this agent is ending (its "handoff" frame is expected)
   var drafts = {};            // handoff id -> unsent reply text
   var sending = false;
   var busy = {};              // handoff id -> a claim/end/ticket request is under way
+  var ticketRelabels = [];    // one function per shown ticket row that rewrites its fixed texts
+
+  /* ---------- the agent's language ---------- */
+
+  /** One of ours from a language tag ("ms-MY" -> ms, "fil" -> tl, "in" -> id), or null. */
+  function languageOf(tag) {
+    var primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
+    primary = LANGUAGE_ALIASES[primary] || primary;
+    return LANGUAGES.indexOf(primary) >= 0 ? primary : null;
+  }
+
+  function storedLanguage() {
+    try {
+      return languageOf(localStorage.getItem(LANGUAGE_KEY));
+    } catch (error) {
+      return null; // storage blocked: the browser's language it is
+    }
+  }
+
+  /** The browser's first language that the console has, else English. */
+  function browserLanguage() {
+    var tags = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (var i = 0; i < tags.length; i++) {
+      var code = languageOf(tags[i]);
+      if (code) return code;
+    }
+    return "en";
+  }
+
+  /** Switch every fixed text to `code` at once (no reload); `remember` stores the agent's choice. */
+  function setLanguage(code, remember) {
+    TEXTS = withFallback(ALL_TEXTS.en, ALL_TEXTS[code]);
+    document.documentElement.lang = code;
+    languageSelect.value = code;
+    if (remember) {
+      try {
+        localStorage.setItem(LANGUAGE_KEY, code);
+      } catch (error) { /* private mode or full storage: the choice lasts for this page */ }
+    }
+    applyTexts();
+    loginError.textContent = say(loginErrorShown);
+    notice.textContent = say(noticeShown);
+    if (!me) return;
+    renderQueue();
+    if (openChat && openChat.packet) {
+      renderPacket(openChat.handoff, openChat.packet);
+      renderDeliveries(openChat.deliveries);
+      var scrolled = transcript.scrollTop;
+      drawTranscript();
+      transcript.scrollTop = scrolled;
+    }
+    ticketRelabels.forEach(function (relabel) { relabel(); });
+  }
+
+  /** The language menu: each language named in itself (and marked as such for screen readers). */
+  function buildLanguageMenu() {
+    LANGUAGES.forEach(function (code) {
+      languageSelect.appendChild(el("option", { value: code, lang: code, text: LANGUAGE_NAMES[code] }));
+    });
+    languageSelect.addEventListener("change", function () {
+      var code = languageOf(languageSelect.value);
+      if (code) setLanguage(code, true);
+    });
+  }
 
   /* ---------- the JSON API ---------- */
 
@@ -203,12 +570,15 @@
     return fetch(API + path, options).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.ok) return data || {};
-        var error = new Error(data && data.error ? String(data.error) : t("httpError", { status: response.status }));
+        var made = data && data.error ? null : phrase("httpError", { status: response.status });
+        var error = new Error(made ? say(made) : String(data.error));
+        error.phrase = made;
         error.status = response.status;
         throw error;
       });
     }, function () {
       var error = new Error(TEXTS.networkError);
+      error.phrase = phrase("networkError");
       error.status = 0;
       throw error;
     });
@@ -217,7 +587,7 @@
   /** The usual error handling: a 401 means the session is gone, anything else is shown as a notice. */
   function fail(error) {
     if (error && error.status === 401) sessionExpired();
-    else showNotice(error && error.message ? error.message : TEXTS.networkError, true);
+    else showNotice(error && (error.phrase || error.message) || phrase("networkError"), true);
   }
 
   /* ---------- login, session, logout ---------- */
@@ -226,7 +596,7 @@
     app.hidden = true;
     session.hidden = true;
     loginView.hidden = false;
-    loginError.textContent = message || "";
+    showLoginError(message);
     usernameInput.focus();
   }
 
@@ -235,7 +605,7 @@
     me = data.agent || {};
     agentName.textContent = me.display_name || me.username || "";
     passwordInput.value = "";
-    loginError.textContent = "";
+    showLoginError("");
     loginView.hidden = true;
     session.hidden = false;
     app.hidden = false;
@@ -258,12 +628,13 @@
     closeChat();
     queueList.textContent = "";
     ticketsBody.textContent = "";
+    ticketRelabels = [];
     showLogin(message);
   }
 
   function sessionExpired() {
     showNotice("");
-    endSession(TEXTS.sessionExpired);
+    endSession(phrase("sessionExpired"));
   }
 
   var loggingIn = false;
@@ -273,18 +644,20 @@
     var username = usernameInput.value.trim();
     var password = passwordInput.value;
     if (!username || !password) {
-      loginError.textContent = TEXTS.loginMissing;
+      showLoginError(phrase("loginMissing"));
       (username ? passwordInput : usernameInput).focus();
       return;
     }
     if (loggingIn) return;
     loggingIn = true;
-    loginError.textContent = "";
+    showLoginError("");
     api("POST", "/login", { username: username, password: password }).then(function (data) {
       showNotice("");
       startSession(data, true);
     }).catch(function (error) {
-      loginError.textContent = error.message; // wrong password (401), too many attempts (429), network
+      // Wrong details (401) and too many attempts (429) in the agent's language; anything else as it came.
+      showLoginError(error.status === 401 ? phrase("loginWrong")
+        : error.status === 429 ? phrase("loginThrottled") : error.phrase || error.message);
       passwordInput.select();
       passwordInput.focus();
     }).then(function () { loggingIn = false; });
@@ -293,7 +666,7 @@
   $("logout").addEventListener("click", function () {
     api("POST", "/logout").then(function () {
       endSession("");
-      showNotice(TEXTS.loggedOut);
+      showNotice(phrase("loggedOut"));
     }).catch(fail);
   });
 
@@ -420,7 +793,7 @@
     busy[handoff.id] = true;
     api("POST", "/handoffs/" + encodeURIComponent(handoff.id) + "/claim").then(function (data) {
       if (data.handoff) upsertHandoff(data.handoff);
-      showNotice(t("claimed", { name: customerName(data.handoff || handoff) }));
+      showNotice(phrase("claimed", { name: customerNamePhrase(data.handoff || handoff) }));
       openHandoff(handoff.id);
     }).catch(function (error) {
       fail(error); // 409: "Already claimed by Siti"
@@ -441,8 +814,9 @@
       if (!isMine(handoff)) {
         if (openChat && openChat.id === id) closeChat();
         upsertHandoff(handoff);
-        showNotice(handoff.status === "ended" ? t("chatEnded", { name: customerName(handoff) })
-          : handoff.status === "timed_out" ? t("chatTimedOut", { name: customerName(handoff) }) : TEXTS.chatNotYours, true);
+        showNotice(handoff.status === "ended" ? phrase("chatEnded", { name: customerNamePhrase(handoff) })
+          : handoff.status === "timed_out" ? phrase("chatTimedOut", { name: customerNamePhrase(handoff) })
+          : phrase("chatNotYours"), true);
         return;
       }
       var switching = !openChat || openChat.id !== id;
@@ -452,9 +826,11 @@
         reply.value = drafts[id] || "";
       }
       openChat.handoff = handoff;
+      openChat.packet = data.packet || {};
+      openChat.deliveries = Array.isArray(data.deliveries) ? data.deliveries : [];
       delete unread[id];
-      renderPacket(handoff, data.packet || {});
-      renderDeliveries(Array.isArray(data.deliveries) ? data.deliveries : []);
+      renderPacket(handoff, openChat.packet);
+      renderDeliveries(openChat.deliveries);
       addMessages(data.transcript || [], switching);
       chat.hidden = false;
       renderQueue();
@@ -583,14 +959,19 @@
       fresh.forEach(function (m) { transcript.appendChild(messageNode(m)); });
     } else {
       openChat.messages.sort(function (a, b) { return (Date.parse(a.at) || 0) - (Date.parse(b.at) || 0); });
-      transcript.setAttribute("aria-busy", "true"); // a redraw is not news for screen readers
-      transcript.textContent = "";
-      openChat.messages.forEach(function (m) { transcript.appendChild(messageNode(m)); });
-      transcript.removeAttribute("aria-busy");
+      drawTranscript();
     }
     if (stick || fresh.some(function (m) { return m.sender === "agent"; })) {
       transcript.scrollTop = transcript.scrollHeight;
     }
+  }
+
+  /** Draw the open chat's messages anew (after a reordering, or in another language). */
+  function drawTranscript() {
+    transcript.setAttribute("aria-busy", "true"); // a redraw is not news for screen readers
+    transcript.textContent = "";
+    openChat.messages.forEach(function (m) { transcript.appendChild(messageNode(m)); });
+    transcript.removeAttribute("aria-busy");
   }
 
   /* ---------- replying, ending, tickets from a chat ---------- */
@@ -599,8 +980,8 @@
     event.preventDefault();
     if (!openChat || sending) return;
     var text = reply.value.trim();
-    if (!text) { showNotice(TEXTS.replyEmpty, true); return; }
-    if (text.length > MAX_REPLY_CHARS) { showNotice(t("replyTooLong", { limit: MAX_REPLY_CHARS }), true); return; }
+    if (!text) { showNotice(phrase("replyEmpty"), true); return; }
+    if (text.length > MAX_REPLY_CHARS) { showNotice(phrase("replyTooLong", { limit: MAX_REPLY_CHARS }), true); return; }
     var id = openChat.id;
     sending = true;
     api("POST", "/handoffs/" + encodeURIComponent(id) + "/messages", { text: text }).then(function (data) {
@@ -609,7 +990,7 @@
         if (reply.value.trim() === text) reply.value = "";
         if (data.message) addMessages([data.message]);
       }
-      showNotice(TEXTS.replySent);
+      showNotice(phrase("replySent"));
     }).catch(fail).then(function () { sending = false; });
   });
 
@@ -630,7 +1011,7 @@
     api("POST", "/handoffs/" + encodeURIComponent(id) + "/" + kind).then(function (data) {
       upsertHandoff(data.handoff || { id: id, status: "ended" });
       if (openChat && openChat.id === id) closeChat();
-      showNotice(kind === "ticket" ? t("ticketMade", { id: data.ticket_id || "?" }) : TEXTS.ended);
+      showNotice(kind === "ticket" ? phrase("ticketMade", { id: data.ticket_id || "?" }) : phrase("ended"));
     }).catch(fail).then(function () {
       delete busy[id];
       if (closingId === id) closingId = null;
@@ -666,7 +1047,7 @@
       }, PING_MS);
       if (lost) {
         lost = false;
-        showNotice(TEXTS.reconnected);
+        showNotice(phrase("reconnected"));
         if (openChat) openHandoff(openChat.id, true); // fill what was missed; the queue comes by itself
       }
     };
@@ -683,7 +1064,7 @@
       if (!socketWanted) return;
       if (event.code === 4401) { sessionExpired(); return; }
       lost = true;
-      showNotice(TEXTS.reconnecting, true);
+      showNotice(phrase("reconnecting"), true);
       scheduleReconnect();
     };
   }
@@ -737,8 +1118,9 @@
           openChat.handoff = handoff;
         } else {
           closeChat();
-          showNotice(handoff.status === "timed_out" ? t("chatTimedOut", { name: customerName(handoff) })
-            : handoff.status === "ended" ? t("chatEnded", { name: customerName(handoff) }) : TEXTS.chatNotYours, true);
+          showNotice(handoff.status === "timed_out" ? phrase("chatTimedOut", { name: customerNamePhrase(handoff) })
+            : handoff.status === "ended" ? phrase("chatEnded", { name: customerNamePhrase(handoff) })
+            : phrase("chatNotYours"), true);
         }
       }
     }
@@ -755,6 +1137,7 @@
       if (request !== ticketsRequest) return; // a newer filter was chosen meanwhile
       var tickets = Array.isArray(data.tickets) ? data.tickets : [];
       ticketsBody.textContent = "";
+      ticketRelabels = [];
       tickets.forEach(function (ticket) { ticketsBody.appendChild(ticketRow(ticket)); });
       ticketsEmpty.hidden = tickets.length > 0;
     }).catch(fail);
@@ -771,18 +1154,37 @@
   function ticketRow(ticket) {
     var idId = newId("ticket-id"), statusId = newId("ticket-status"), noteId = newId("ticket-note");
     var select = el("select", { id: statusId, class: "ticket-status" },
-      Object.keys(TEXTS.statuses).map(function (s) { return el("option", { value: s, text: TEXTS.statuses[s] }); }));
+      Object.keys(TEXTS.statuses).map(function (s) { return el("option", { value: s }); }));
     if (!TEXTS.statuses[ticket.status]) select.appendChild(el("option", { value: ticket.status, text: ticket.status }));
     select.value = ticket.status;
     var note = el("input", { id: noteId, class: "ticket-note", type: "text", maxlength: "2000", autocomplete: "off" });
     var lastNote = el("p", { class: "last-note" });
-    var save = el("button", { type: "button", class: "ticket-save", "aria-describedby": idId, text: TEXTS.save });
+    var save = el("button", { type: "button", class: "ticket-save", "aria-describedby": idId });
+    var topic = el("td");
+    var statusLabel = el("label", { for: statusId, class: "visually-hidden" });
+    var noteLabel = el("label", { for: noteId, class: "visually-hidden" });
+    var shownNote = ticket.last_note;
 
     function showLastNote(text) {
+      shownNote = text;
       lastNote.textContent = text ? t("lastNote", { note: text }) : "";
       lastNote.hidden = !text;
     }
-    showLastNote(ticket.last_note);
+
+    /** The row's fixed texts in the chosen language (again after a change of language; edits stay). */
+    function relabel() {
+      Array.prototype.forEach.call(select.options, function (option) {
+        if (TEXTS.statuses[option.value]) option.textContent = TEXTS.statuses[option.value];
+      });
+      save.textContent = TEXTS.save;
+      statusLabel.textContent = t("statusOf", { id: ticket.id });
+      noteLabel.textContent = t("noteFor", { id: ticket.id });
+      topic.textContent = "";
+      lines([ticket.category, languageName(ticket.language)]).forEach(function (node) { topic.appendChild(node); });
+      showLastNote(shownNote);
+    }
+    relabel();
+    ticketRelabels.push(relabel);
 
     function saveTicket() {
       if (save.getAttribute("aria-disabled") === "true") return;
@@ -793,7 +1195,9 @@
         if (saved.status) select.value = saved.status;
         showLastNote(saved.last_note);
         note.value = "";
-        showNotice(t("ticketSaved", { id: ticket.id, status: statusName(select.value) }));
+        showNotice(phrase("ticketSaved", {
+          id: ticket.id, status: TEXTS.statuses[select.value] ? phrase("statuses." + select.value) : statusName(select.value)
+        }));
       }).catch(fail).then(function () { save.removeAttribute("aria-disabled"); });
     }
     save.addEventListener("click", saveTicket);
@@ -807,23 +1211,22 @@
         el("div", { class: "muted" }, [timeElement(ticket.created_at, dateTime(ticket.created_at))])
       ]),
       el("td", { class: "wrap" }, lines([ticket.name, ticket.email, ticket.order_number])),
-      el("td", {}, lines([ticket.category, languageName(ticket.language)])),
+      topic,
       el("td", {}, [timeElement(ticket.reply_by, dateTime(ticket.reply_by))]),
-      el("td", {}, [el("label", { for: statusId, class: "visually-hidden", text: t("statusOf", { id: ticket.id }) }), select]),
-      el("td", { class: "wrap" }, [
-        el("label", { for: noteId, class: "visually-hidden", text: t("noteFor", { id: ticket.id }) }), note, lastNote
-      ]),
+      el("td", {}, [statusLabel, select]),
+      el("td", { class: "wrap" }, [noteLabel, note, lastNote]),
       el("td", {}, [save])
     ]);
   }
 
   /* ---------- start ---------- */
 
-  applyTexts();
+  buildLanguageMenu();
+  setLanguage(storedLanguage() || browserLanguage(), false);
   api("GET", "/me").then(function (data) {
     startSession(data, false);
   }).catch(function (error) {
     showLogin("");
-    if (error.status !== 401) showNotice(error.message, true);
+    if (error.status !== 401) showNotice(error.phrase || error.message, true);
   });
 })();

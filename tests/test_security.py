@@ -1,0 +1,171 @@
+"""The public surface: Rasa API routes the product never needs are refused, floods and huge messages
+get a polite answer, and one noisy client does not hold up the others. Units, then a real server
+whose loopback address is rate-limited like any other.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+import yaml
+
+from bot.security.api_guard import is_blocked
+from bot.security.limits import MessageLimits, Rate, RateLimiter, limits_from_credentials
+from tests.servers import MODEL, ROOT, Browser, RunningBot, bot_says, start_bot
+
+# --- units ---------------------------------------------------------------------------------------
+
+
+def test_a_bucket_allows_the_burst_then_the_sustained_rate():
+    limiter = RateLimiter(Rate(per_minute=60, burst=3))
+    assert [limiter.allow("c1", now=100.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.allow("c1", now=100.0) == pytest.approx(1.0)  # one token a second
+    assert limiter.allow("c2", now=100.0) == 0.0  # another conversation has its own bucket
+    assert limiter.allow("c1", now=101.0) == 0.0
+    assert limiter.allow("c1", now=200.0) == 0.0  # refilled, but never beyond the burst
+    assert [limiter.allow("c1", now=200.0) for _ in range(3)][-1] > 0
+
+
+def test_the_bucket_table_is_bounded():
+    limiter = RateLimiter(Rate(per_minute=60, burst=1), max_buckets=100)
+    for n in range(1000):
+        limiter.allow(f"flood-{n}", now=1.0)
+    assert len(limiter._buckets) == 100
+
+
+def test_loopback_is_unlimited_unless_configured():
+    default = MessageLimits(Rate(per_minute=1, burst=1), Rate(per_minute=1, burst=1))
+    assert all(default.wait("c", "127.0.0.1") == 0.0 for _ in range(5))
+    strict = limits_from_credentials(
+        {"rate_limits": {"per_conversation": {"per_minute": 1, "burst": 1}, "unlimited_addresses": []}}
+    )
+    assert strict.wait("c", "127.0.0.1") == 0.0 and strict.wait("c", "127.0.0.1") > 0
+    with pytest.raises(ValueError, match="per_conversation"):
+        limits_from_credentials({"rate_limits": {"per_conversation": {"per_minute": 0, "burst": 1}}})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "blocked"),
+    [
+        ("POST", "/conversations/abc/tracker/events", True),
+        ("PUT", "/conversations/abc/tracker/events", True),
+        ("POST", "/conversations/a/b/execute", True),
+        ("POST", "/conversations/abc/trigger_intent", True),
+        ("POST", "/conversations/abc/messages", True),
+        ("POST", "/model/train", True),
+        ("POST", "/model/test/intents", True),
+        ("PUT", "/model", True),
+        ("DELETE", "/model", True),
+        ("GET", "/conversations/abc/tracker", False),
+        ("POST", "/model/parse", False),
+        ("POST", "/webhooks/rest/webhook", False),
+        ("GET", "/status", False),
+    ],
+)
+def test_which_rasa_routes_are_refused(method, path, blocked):
+    assert is_blocked(method, path, set()) is blocked
+
+
+def test_a_callback_url_is_refused_on_any_route():
+    assert is_blocked("POST", "/model/parse", {"callback_url"})
+
+
+# --- a real server -------------------------------------------------------------------------------
+
+LIMIT = Rate(per_minute=6, burst=3)
+
+
+@pytest.fixture(scope="module")
+def strict_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+    """The product with small limits that apply to loopback too."""
+    if not MODEL.exists():
+        pytest.skip("no trained model: run `make train` (make test does)")
+    folder = tmp_path_factory.mktemp("security")
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
+    limits = {
+        "per_conversation": {"per_minute": LIMIT.per_minute, "burst": LIMIT.burst},
+        "per_address": {"per_minute": 600, "burst": 200},
+        "unlimited_addresses": [],
+    }
+    for channel in credentials.values():
+        channel["rate_limits"] = limits
+    (folder / "credentials.yml").write_text(yaml.safe_dump(credentials), encoding="utf-8")
+    running = start_bot(
+        folder / "bot", ROOT / "tests" / "artifacts" / "security", credentials=folder / "credentials.yml"
+    )
+    yield running
+    running.stop()
+
+
+def rest(bot: RunningBot, sender: str, text: str, **headers: str) -> requests.Response:
+    return requests.post(
+        f"{bot.url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, headers=headers, timeout=30
+    )
+
+
+def test_a_flood_from_one_conversation_gets_a_polite_wait_and_others_are_served(strict_bot):
+    flooder, other = f"flood-{uuid.uuid4().hex}", f"calm-{uuid.uuid4().hex}"
+    codes = [rest(strict_bot, flooder, "how do i track my order").status_code for _ in range(LIMIT.burst + 5)]
+    assert codes[: LIMIT.burst] == [200] * LIMIT.burst and set(codes[LIMIT.burst :]) == {429}
+    refused = rest(strict_bot, flooder, "hello?", **{"Accept-Language": "ms-MY,ms;q=0.9"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json() == [{"recipient_id": flooder, "text": bot_says("utter_slow_down", "ms")}]
+    started = time.monotonic()
+    answered = rest(strict_bot, other, "how do i track my order")
+    assert answered.status_code == 200 and "My orders" in answered.json()[0]["text"]
+    assert time.monotonic() - started < 10  # not queued behind the flood (a generous bound, not a benchmark)
+    stored = [e for e in strict_bot.tracker(flooder)["events"] if e["event"] == "user"]
+    assert len(stored) == LIMIT.burst  # refused messages never reached the bot
+
+
+def test_a_message_over_the_cap_is_refused_politely_and_not_stored(strict_bot):
+    sender = f"long-{uuid.uuid4().hex}"
+    answer = rest(strict_bot, sender, "x" * 5000)
+    assert answer.status_code == 413
+    assert answer.json()[0]["text"] == bot_says("utter_message_too_long", limit="2000")
+    assert [e for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"] == []
+    huge = rest(strict_bot, sender, "y" * 1_000_000)  # 1 MB: Sanic refuses the body before reading it all
+    assert huge.status_code == 413
+
+
+def test_the_widget_channel_limits_too(strict_bot):
+    browser = Browser(strict_bot).open()
+    replies = [browser.say("hello") for _ in range(LIMIT.burst + 1)]
+    assert replies[: LIMIT.burst] == [{"ok": True}] * LIMIT.burst
+    assert replies[-1]["ok"] is False and replies[-1]["error"] == "rate_limited" and replies[-1]["retry_after"] > 0
+    browser.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/conversations/victim/tracker/events"),
+        ("PUT", "/conversations/victim/tracker/events"),
+        ("POST", "/conversations/victim/execute"),
+        ("POST", "/conversations/victim/trigger_intent"),
+        ("POST", "/model/train"),
+        ("PUT", "/model"),
+        ("DELETE", "/model"),
+    ],
+)
+def test_dangerous_rasa_routes_are_refused_even_with_the_token(strict_bot, method, path):
+    answer = requests.request(
+        method, f"{strict_bot.url}{path}", params={"token": strict_bot.token}, json={"event": "restart"}, timeout=30
+    )
+    assert answer.status_code == 403
+
+
+def test_the_routes_the_product_uses_still_work(strict_bot):
+    assert strict_bot.parse("refund")["faq"]["language"] == "en"
+    parse = requests.post(
+        f"{strict_bot.url}/model/parse",
+        params={"token": strict_bot.token, "callback_url": "http://127.0.0.1:1/steal"},
+        json={"text": "refund"},
+        timeout=30,
+    )
+    assert parse.status_code == 403
+    assert requests.post(f"{strict_bot.url}/model/parse", json={"text": "refund"}, timeout=30).status_code == 401
