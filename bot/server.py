@@ -21,6 +21,7 @@ from rasa.utils.log_utils import configure_structlog
 from bot import rasa_patches, web
 from bot.console import setup as console_setup
 from bot.security import api_guard
+from bot.security.redaction import product_redactor, redact_logs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     # What `rasa run` does with --debug/--verbose, here from the environment.
     configure_logging_and_warnings(level)
     configure_structlog(level)
+    redact_logs(product_redactor())  # customers' e-mail, phone, card and order numbers never reach the log
     rasa_patches.apply()
 
     endpoints = AvailableEndpoints.read_endpoints(args.endpoints)

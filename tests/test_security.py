@@ -77,6 +77,7 @@ def test_a_callback_url_is_refused_on_any_route():
 # --- a real server -------------------------------------------------------------------------------
 
 LIMIT = Rate(per_minute=6, burst=3)
+LOGS = ROOT / "tests" / "artifacts" / "security"
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,10 @@ def strict_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]
         channel["rate_limits"] = limits
     (folder / "credentials.yml").write_text(yaml.safe_dump(credentials), encoding="utf-8")
     running = start_bot(
-        folder / "bot", ROOT / "tests" / "artifacts" / "security", credentials=folder / "credentials.yml"
+        folder / "bot",
+        LOGS,
+        {"SUPPORTBOT_LOG_LEVEL": "DEBUG"},  # the most a log ever says about a message
+        credentials=folder / "credentials.yml",
     )
     yield running
     running.stop()
@@ -169,3 +173,16 @@ def test_the_routes_the_product_uses_still_work(strict_bot):
     )
     assert parse.status_code == 403
     assert requests.post(f"{strict_bot.url}/model/parse", json={"text": "refund"}, timeout=30).status_code == 401
+
+
+def test_personal_data_never_reaches_the_logs(strict_bot):
+    sender = f"pii-{uuid.uuid4().hex}"
+    said = "my email is siti.pii@gmail.com, phone 012-345 6789, card 4111 1111 1111 1111, order KL-20481234"
+    assert rest(strict_bot, sender, said).status_code == 200
+    assert rest(strict_bot, sender, "/open_ticket").status_code == 200  # the action server logs too
+    logs = (LOGS / "rasa.log").read_text(errors="replace") + (LOGS / "actions.log").read_text(errors="replace")
+    for secret in ("siti.pii@gmail.com", "345 6789", "4111 1111", "KL-20481234"):
+        assert secret not in logs
+    assert "[email]" in logs  # the message was logged, redacted
+    stored = [e["text"] for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert said in stored  # the conversation itself keeps what the customer wrote

@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Connection, Engine
 
 from bot.handoff.packet import REASONS, packet_text
+from bot.security.redaction import product_redactor
 from bot.settings import positive_seconds
 from bot.storage.outbox import (
     KIND_WEBHOOK,
@@ -48,6 +49,9 @@ class HandoffSettings:
     webhook_secret: str | None = field(default=None, repr=False)  # SUPPORTBOT_HANDOFF_WEBHOOK_SECRET: signing key
     email: str | None = None  # SUPPORTBOT_HANDOFF_EMAIL: where a plain-text copy goes; unset = no e-mail copy
     timeout: float = 10.0  # SUPPORTBOT_WEBHOOK_TIMEOUT: seconds before a silent endpoint counts as a failure
+    # SUPPORTBOT_HANDOFF_COPIES_REDACTED=1: the webhook and e-mail copies carry no e-mail addresses, phone,
+    # card or order numbers (for a receiver that must not hold them); the console keeps the full packet.
+    redacted: bool = False
 
 
 def load_handoff_settings(environ: Mapping[str, str] | None = None) -> HandoffSettings:
@@ -76,7 +80,15 @@ def load_handoff_settings(environ: Mapping[str, str] | None = None) -> HandoffSe
         webhook_secret=secret if url is not None else None,
         email=email,
         timeout=positive_seconds("SUPPORTBOT_WEBHOOK_TIMEOUT", env.get("SUPPORTBOT_WEBHOOK_TIMEOUT", "10")),
+        redacted=_flag(env, "SUPPORTBOT_HANDOFF_COPIES_REDACTED"),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "0").strip().lower()
+    if value not in ("0", "1", "true", "false", ""):
+        raise ValueError(f"{name} must be 1 or 0, got {value!r}")
+    return value in ("1", "true")
 
 
 # --- queuing ----------------------------------------------------------------------------------------------------------
@@ -87,6 +99,8 @@ def enqueue_handoff_deliveries(
 ) -> list[int]:
     """Queue the webhook and the e-mail copy that are configured, in the caller's transaction; their outbox ids."""
     queued: list[int] = []
+    if settings.redacted:
+        packet = product_redactor().value(dict(packet))
     if settings.webhook_url is not None:
         queued.append(enqueue_webhook(connection, settings.webhook_url, packet, now, reference=packet["handoff_id"]))
     if settings.email is not None:
