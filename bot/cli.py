@@ -9,23 +9,40 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
+from rapidfuzz import process
+
 from bot.console.agents import add_agent, list_agents, remove_agent
+from bot.editor.confusable import collision_problems
+from bot.editor.scaffold import ScaffoldError, add_entry
+from bot.editor.suggest import render_table, suggest
+from bot.editor.tracker_events import conversations
 from bot.evaluation import EvalFileError, Report, evaluate, load_cases
 from bot.knowledge.intents import load_intent_examples
-from bot.knowledge.loader import KnowledgeBaseError, load_knowledge_base
+from bot.knowledge.loader import KnowledgeBaseError, Problem, load_knowledge_base, validate_knowledge_base
 from bot.knowledge.response_translations import missing_response_translations
+from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES, KnowledgeBase
 from bot.language.detection import LanguageDetector
 from bot.matching.calibration import calibrate
 from bot.matching.decision import decide
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import ConfigError, PipelineConfig, read_pipeline_config
+from bot.reports.figures import build_report
+from bot.reports.html import render_html
+from bot.reports.period import period_for
+from bot.reports.text import render_text
+from bot.security.personal_data import Subject, both_databases, delete, export
+from bot.security.redaction import product_redactor
+from bot.security.retention import purge_once
 from bot.settings import load_settings
 from bot.storage.database import StorageError, create_engine
+from bot.storage.tracker_store import DEFAULT_TRACKER_FILE, configured_tracker_url, open_tracker, tracker_url
+from bot.tickets.sla import load_calendar
 from bot.tickets.store import STATUSES, Ticket, get_ticket, list_tickets, normalise_ticket_id, set_status
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -38,39 +55,61 @@ def _faq_path(args: argparse.Namespace, config: PipelineConfig | None) -> Path:
 
 
 def cmd_faq_lint(args: argparse.Namespace) -> int:
-    """Validate faq/: errors (exit 1) stop the bot from loading the change; warnings are advice."""
+    """Check faq/ with the bot's own loader and matcher: errors (exit 1) stop the bot from loading the change;
+    warnings (few questions, a missing translation, two entries' questions the matcher confuses) are advice."""
     path = Path(args.faq or "faq")
-    try:
-        result = load_knowledge_base(path)
-        problems, entries = result.warnings, len(result.knowledge.entries)
-    except KnowledgeBaseError as error:
-        problems, entries = error.problems, None
+    validation = validate_knowledge_base(path)
+    problems = list(validation.problems)
+    if validation.knowledge.entries:
+        problems += collision_problems(_lint_matcher(args.config, validation.knowledge))
     if Path(args.domain).exists():
-        problems = problems + missing_response_translations(args.domain)
-    errors = [p for p in problems if p.severity == "error"]
+        problems += missing_response_translations(args.domain)
+    errors = sorted((p for p in problems if p.severity == "error"), key=_position)
+    warnings = sorted((p for p in problems if p.severity != "error"), key=_position)
+    entries = None if errors else len(validation.knowledge.entries)
     if args.json:
         print(
             json.dumps(
                 {
                     "ok": not errors,
                     "entries": entries,
+                    "errors": len(errors),
+                    "warnings": len(warnings),
                     "problems": [
-                        {"file": p.location.file, "line": p.location.line, "severity": p.severity, "message": p.message}
-                        for p in problems
+                        {
+                            "file": p.location.file,
+                            "line": p.location.line,
+                            "severity": p.severity,
+                            "rule": p.rule,
+                            "message": p.message,
+                        }
+                        for p in errors + warnings
                     ],
                 },
                 indent=2,
+                ensure_ascii=False,
             )
         )
     else:
-        for problem in problems:
+        for problem in errors + warnings:
             print(problem)
-        warnings = len(problems) - len(errors)
         if errors:
-            print(f"{path}: {len(errors)} error(s), {warnings} warning(s); the bot keeps the last good version")
+            print(f"{path}: {len(errors)} error(s), {len(warnings)} warning(s); the bot keeps the last good version")
         else:
-            print(f"{path}: {entries} entries OK, {warnings} warning(s)")
+            print(f"{path}: {entries} entries OK, {len(warnings)} warning(s)")
     return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _lint_matcher(config_path: str, knowledge: KnowledgeBase) -> Matcher:
+    """The bot's matcher over `knowledge`: config.yml's settings and intents (defaults without a config.yml)."""
+    if not Path(config_path).exists():
+        return Matcher(knowledge, {})
+    config = read_pipeline_config(config_path)
+    return Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+
+
+def _position(problem: Problem) -> tuple[str, int]:
+    return problem.location.file, problem.location.line
 
 
 def cmd_faq_eval(args: argparse.Namespace) -> int:
@@ -155,6 +194,90 @@ def cmd_faq_calibrate(args: argparse.Namespace) -> int:
     print(f"    calibration_temperature: {fitted.temperature}")
     print(f"    calibration_none_similarity: {fitted.none_similarity}")
     return EXIT_OK
+
+
+def cmd_faq_suggest(args: argparse.Namespace) -> int:
+    """The unanswered inbox: what customers asked that the bot did not answer, that they marked not helpful,
+    or that ended with a person; similar questions grouped, biggest first, each with the nearest FAQ entry."""
+    engine = open_tracker(_tracker_url(args))
+    config = read_pipeline_config(args.config)
+    knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
+    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+    since = datetime.combine(args.since, time.min, timezone.utc).timestamp() if args.since else None
+    clusters = suggest(conversations(engine, since), matcher, since, redact=product_redactor())
+    if args.json:
+        report = {
+            "since": args.since.isoformat() if args.since else None,
+            "messages": sum(c.count for c in clusters),
+            "clusters": [c.as_dict() for c in clusters[: args.limit]],
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(clusters[: args.limit]))
+        if len(clusters) > args.limit:
+            print(f"... and {len(clusters) - args.limit} smaller cluster(s); --limit shows more")
+    return EXIT_OK
+
+
+def cmd_faq_new(args: argparse.Namespace) -> int:
+    """Add an entry in all five languages to fill in. Its texts say TODO, which lint reports as errors
+    (and the bot refuses to load) until they are written or deleted."""
+    try:
+        added = add_entry(_faq_path(args, None), args.id, args.file)
+    except ScaffoldError as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(
+        f"{added.file}:{added.line}: {args.id} added in {', '.join(LANGUAGES)}"
+        + (" (a new file)" if added.created_file else "")
+        + "; replace every TODO (or delete a language's lines), then run supportbot faq lint"
+    )
+    return EXIT_OK
+
+
+def cmd_faq_show(args: argparse.Namespace) -> int:
+    """One entry as the bot answers it: title, the answer with shop facts filled in, handoff, tags, questions."""
+    validation = validate_knowledge_base(_faq_path(args, None))
+    knowledge = validation.knowledge
+    entry = knowledge.entries.get(args.id)
+    if entry is None:
+        hint = process.extractOne(args.id, list(knowledge.entries), score_cutoff=60)
+        print(
+            f"supportbot: no FAQ entry {args.id!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""), file=sys.stderr
+        )
+        return EXIT_PROBLEMS
+    language = args.lang
+    try:
+        answer = knowledge.answer(entry.id, language)
+    except KeyError:  # a fact the answer names is missing: lint says which
+        answer = entry.answer.get(language) or entry.answer[DEFAULT_LANGUAGE]
+    handoff = "yes: a person is offered with the answer" if entry.handoff else 'no: "was this helpful?" follows'
+    print(f"{entry.id}  ({entry.location})")
+    for label, value in (
+        ("title", entry.title_in(language)),
+        ("tags", ", ".join(entry.tags) or "-"),
+        ("handoff", handoff),
+        ("updated", entry.updated or "-"),
+        ("questions", ", ".join(f"{lang} {len(entry.questions.get(lang, ()))}" for lang in LANGUAGES)),
+    ):
+        print(f"{label + ':':<11}{value}")
+    fallback = "" if language in entry.answer else f"; none in {language}, so customers get the English one"
+    print(f"answer ({language}{fallback}):")
+    print("\n".join(f"  {line}" if line else "" for line in answer.splitlines()))
+    if validation.errors:
+        print(
+            f"note: {len(validation.errors)} error(s) in {_faq_path(args, None)}: the bot keeps its last good version "
+            "until they are fixed (supportbot faq lint)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _since_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _engine(args: argparse.Namespace):
@@ -253,6 +376,78 @@ def cmd_agents_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Figures for a support lead, per day and language: conversations, containment, handoffs and why, tickets,
+    time to the first agent reply, CSAT, "was this helpful?" per FAQ entry, top questions."""
+    try:
+        zone = load_calendar(load_settings().support_config).timezone  # days are the support team's
+        period = period_for(zone, args.since, args.until)
+    except (OSError, ValueError) as error:
+        print(f"supportbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    report = build_report(
+        _engine(args),
+        open_tracker(_tracker_url(args)),
+        period,
+    )
+    if args.html:
+        Path(args.html).write_text(render_html(report), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif args.html:
+        print(f"report for {period.since} to {period.until} written to {args.html}")
+    else:
+        print(render_text(report), end="")
+    return EXIT_OK
+
+
+def _data_subject(args: argparse.Namespace) -> Subject:
+    return Subject(email=args.email, conversation_id=args.conversation)
+
+
+def _tracker_file(args: argparse.Namespace) -> Path:
+    return Path(args.tracker_db or os.environ.get("SUPPORTBOT_TRACKER_DB") or DEFAULT_TRACKER_FILE)
+
+
+def cmd_data_export(args: argparse.Namespace) -> int:
+    """Everything stored about a customer (by e-mail address) or one conversation, as JSON: conversations,
+    tickets and their history, handoffs, ratings, feedback, e-mails. The request is recorded, naming no one."""
+    with both_databases(_engine(args), _tracker_file(args)) as connection:
+        exported = export(connection, _data_subject(args), args.by, datetime.now(timezone.utc))
+    text = json.dumps(exported, indent=2, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(
+            f"{len(exported['conversations'])} conversation(s) and {len(exported['tickets'])} ticket(s) in {args.out}"
+        )
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_data_delete(args: argparse.Namespace) -> int:
+    """Delete everything stored about a customer (by e-mail address) or one conversation, in one transaction.
+    The request is recorded with a hash of the subject, not the subject."""
+    if not args.yes:
+        print("supportbot: this deletes for good; run `supportbot data export` first if needed, then add --yes")
+        return EXIT_USAGE
+    with both_databases(_engine(args), _tracker_file(args)) as connection:
+        counts = delete(connection, _data_subject(args), args.by, datetime.now(timezone.utc))
+    print("deleted: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    return EXIT_OK
+
+
+def cmd_data_purge(args: argparse.Namespace) -> int:
+    """Delete conversations idle for more than N days, with what belongs to them (not those with an open
+    ticket or handoff). The Rasa server does this hourly when SUPPORTBOT_RETENTION_DAYS is set."""
+    if not args.yes:
+        print("supportbot: this deletes for good; add --yes")
+        return EXIT_USAGE
+    counts = purge_once(_engine(args), _tracker_file(args), args.older_than_days)
+    print("deleted: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    return EXIT_OK
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password (10 characters or more): ")
@@ -285,6 +480,10 @@ def _database_command(
     return sub
 
 
+def _tracker_url(args: argparse.Namespace) -> str:
+    return tracker_url(args.tracker_db) if args.tracker_db else configured_tracker_url()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description="Support bot tools for editors and operators.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -300,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     lint = add("lint", cmd_faq_lint, "check faq/ for errors and warnings (exit 1 on errors)")
     lint.add_argument("--json", action="store_true", help="machine-readable output")
     lint.add_argument("--domain", default="domain.yml", help="Rasa domain whose responses are checked for translations")
+    lint.add_argument(
+        "--config", default="config.yml", help="Rasa config of the matcher that finds confusable questions"
+    )
     evaluation = add("eval", cmd_faq_eval, "accuracy per language on a file of test cases")
     evaluation.add_argument("file", help="YAML file of {text, lang, expect} cases")
     evaluation.add_argument("--json", action="store_true", help="machine-readable output")
@@ -317,6 +519,22 @@ def build_parser() -> argparse.ArgumentParser:
     calibration = add("calibrate", cmd_faq_calibrate, "fit the score calibration for config.yml")
     calibration.add_argument("--folds", type=int, default=10, help="cross-validation folds")
     calibration.add_argument("--config", default="config.yml", help="Rasa config with the matcher settings")
+    suggestion = add("suggest", cmd_faq_suggest, "what customers asked that the bot did not answer, grouped")
+    suggestion.add_argument("--since", type=_since_date, help="only messages from this day on (YYYY-MM-DD, UTC)")
+    suggestion.add_argument(
+        "--tracker-db",
+        help="Rasa's SQL tracker store: SQLAlchemy URL or SQLite file (default: SUPPORTBOT_TRACKER_DB, else "
+        "var/tracker.db)",
+    )
+    suggestion.add_argument("--limit", type=int, default=25, help="at most this many clusters (default 25)")
+    suggestion.add_argument("--json", action="store_true", help="machine-readable output")
+    suggestion.add_argument("--config", default="config.yml", help="Rasa config with the matcher settings")
+    new = add("new", cmd_faq_new, "add an entry in every language, with TODOs to fill in")
+    new.add_argument("id", help="the new entry's id: topic.name, e.g. payments.bitcoin")
+    new.add_argument("--file", help="the faq/ file to append it to (default: faq/<topic>.yml)")
+    showing = add("show", cmd_faq_show, "one entry as the bot answers it")
+    showing.add_argument("id", help="the entry's id, e.g. returns.policy")
+    showing.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="language of the answer (en)")
 
     tickets = commands.add_parser("tickets", help="support tickets, for staff", description="Support tickets.")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
@@ -343,6 +561,37 @@ def build_parser() -> argparse.ArgumentParser:
     _database_command(agent_commands, "list", cmd_agents_list, "list the agents")
     removing = _database_command(agent_commands, "remove", cmd_agents_remove, "delete an agent")
     removing.add_argument("username")
+
+    report = _database_command(commands, "report", cmd_report, "figures for a support lead, per day and language")
+    report.add_argument("--since", type=_since_date, help="first day, YYYY-MM-DD (default: 29 days before --until)")
+    report.add_argument("--until", type=_since_date, help="last day, YYYY-MM-DD (default: today in support.yml's zone)")
+    report.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.add_argument(
+        "--tracker-db", metavar="URL", help="Rasa's tracker store (default: sqlite:/// + SUPPORTBOT_TRACKER_DB)"
+    )
+    data = commands.add_parser(
+        "data", help="customers' data: export, delete, purge", description="Customers' rights over their data."
+    )
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    for name, handler, help_text in (
+        ("export", cmd_data_export, "everything stored about a customer, as JSON"),
+        ("delete", cmd_data_delete, "delete everything stored about a customer"),
+    ):
+        sub = _database_command(data_commands, name, handler, help_text)
+        whose = sub.add_mutually_exclusive_group(required=True)
+        whose.add_argument("--email", help="the customer's e-mail address (any case)")
+        whose.add_argument("--conversation", help="one conversation id")
+        sub.add_argument("--tracker-db", help="Rasa's tracker store file (default: SUPPORTBOT_TRACKER_DB)")
+        sub.add_argument("--by", default="staff", help="who asks (recorded)")
+        if name == "export":
+            sub.add_argument("--out", help="write to this file instead of the terminal")
+        else:
+            sub.add_argument("--yes", action="store_true", help="really delete")
+    purging = _database_command(data_commands, "purge", cmd_data_purge, "delete conversations idle for N days")
+    purging.add_argument("--older-than-days", type=int, required=True, help="idle for more than this many days")
+    purging.add_argument("--tracker-db", help="Rasa's tracker store file (default: SUPPORTBOT_TRACKER_DB)")
+    purging.add_argument("--yes", action="store_true", help="really delete")
     return parser
 
 

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from functools import partial
+from pathlib import Path
 
 from rasa.core.run import close_resources, configure_app, create_http_input_channels, load_agent_on_start
 from rasa.core.utils import AvailableEndpoints
@@ -20,8 +21,10 @@ from rasa.utils.log_utils import configure_structlog
 
 from bot import rasa_patches, web
 from bot.console import setup as console_setup
-from bot.security import api_guard
+from bot.security import api_guard, retention
 from bot.security.redaction import product_redactor, redact_logs
+from bot.settings import load_settings
+from bot.storage.database import create_engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     token = os.environ.get("SUPPORTBOT_API_TOKEN", "")
     if len(token) < 16:
         print("SUPPORTBOT_API_TOKEN is missing or shorter than 16 characters; the HTTP API needs it.", file=sys.stderr)
+        return 2
+    try:
+        days = retention.retention_days()
+    except ValueError as error:
+        print(error, file=sys.stderr)
         return 2
     level = logging.getLevelName(os.environ.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper())
     if not isinstance(level, int):
@@ -58,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     web.install(app)
     app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
     console_setup.install(app, args.endpoints)
+    if days is not None:
+        settings = load_settings()
+        tracker_db = Path(os.environ.get("SUPPORTBOT_TRACKER_DB", "var/tracker.db"))
+        retention.install(app, create_engine(settings.database_url, settings.database_timeout), tracker_db, days)
     app.register_listener(close_resources, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=1, access_log=False)

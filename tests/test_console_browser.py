@@ -62,6 +62,9 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
     console.keyboard.type(PASSWORD)
     console.keyboard.press("Enter")
     console.locator("#app").wait_for(state="visible")
+    report = console.context.request.get(console.url.replace("/console/", "/console/report"))  # the agent's cookie
+    assert console.locator("#report-link").get_attribute("href") == "/console/report"
+    assert report.status == 200 and "<svg" in report.text()
 
     shop.locator(".sb-bubble").click()
     customer_says(shop, HOSTILE)

@@ -30,10 +30,14 @@ from websockets.exceptions import ConnectionClosed
 from bot.console.agents import Session, log_in, log_out, mark_seen, session_for
 from bot.console.live import ConsoleHub
 from bot.handoff.conversation import AgentName, HandedOffConversations
-from bot.handoff.store import ACTIVE, Handoff, HandoffConflict, claim, end, get_handoff
+from bot.handoff.store import ACTIVE, Handoff, HandoffConflict, claim, end, get_handoff, record_first_reply
 from bot.handoff.tickets import ticket_from_handoff
+from bot.reports.figures import build_report
+from bot.reports.html import CONTENT_SECURITY_POLICY, render_html
+from bot.reports.period import parse_day, period_for
 from bot.storage.database import StorageError
 from bot.storage.outbox import deliveries_about
+from bot.storage.tracker_store import configured_tracker_url, open_tracker
 from bot.tickets.sla import SupportCalendar, format_promise
 from bot.tickets.store import STATUSES, get_ticket, list_tickets, set_status
 
@@ -263,6 +267,7 @@ def install(
             return handoff
         agent = AgentName(session.agent.username, session.agent.display_name)
         message = await conversations().say_as_agent(handoff.conversation_id, text, agent)
+        await run(record_first_reply, engine, handoff.id, now())  # kept only for the first: time to first reply
         await hub.message(handoff.id, message)
         return response.json({"message": message})
 
@@ -338,6 +343,21 @@ def install(
         if not await run(set_status, engine, ticket_id, status, session.agent.display_name, note, now()):
             return error(404, "no such ticket")
         return response.json({"ticket": ticket_row(await run(get_ticket, engine, ticket_id))})
+
+    # --- the support lead's report -----------------------------------------------------------------------------------
+
+    @console.get("/report")
+    @agent_only
+    async def report(request: Request, session: Session) -> HTTPResponse:
+        try:
+            since, until = (parse_day(request.args.get(name), name) for name in ("since", "until"))
+            period = period_for(calendar.timezone, since, until)
+        except ValueError as problem:
+            return error(400, str(problem))
+        tracker = open_tracker(configured_tracker_url())  # the file endpoints.yml names, read-only
+        page = render_html(await run(build_report, engine, tracker, period), console=True)
+        policy = f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'"  # its own style sheet; no script at all
+        return response.html(page, headers={**PAGE_HEADERS, "Content-Security-Policy": policy})
 
     # --- live updates -----------------------------------------------------------------------------------------------
 

@@ -146,6 +146,20 @@ def time_out(engine: Engine, handoff_id: str, now: datetime) -> Handoff:
     return _move(engine, handoff_id, (WAITING,), TIMED_OUT, ended_at=now)
 
 
+def record_first_reply(engine: Engine, handoff_id: str, now: datetime) -> bool:
+    """Note when the agent first replied (time to first reply); True for the first reply, False after.
+
+    A conditional UPDATE: of two replies stored at once, only the first one's time is kept.
+    """
+    with transaction(engine) as connection:
+        updated = connection.execute(
+            handoffs.update()
+            .where(handoffs.c.id == handoff_id, handoffs.c.first_reply_at.is_(None))
+            .values(first_reply_at=now)
+        ).rowcount
+    return bool(updated)
+
+
 def waiting_since_before(engine: Engine, moment: datetime) -> list[Handoff]:
     query = sa.select(handoffs).where(handoffs.c.status == WAITING, handoffs.c.created_at < moment)
     with reading(engine) as connection:

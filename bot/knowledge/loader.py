@@ -35,6 +35,9 @@ ENTRY_KEYS = ("id", "title", "questions", "answer", "tags", "handoff", "updated"
 REQUIRED_ENTRY_KEYS = ("id", "title", "questions", "answer")
 MIN_QUESTIONS = 8  # fewer phrasings than this and customers' wordings are missed
 MAX_ANSWER_CHARS = 1000  # longer than this and customers stop reading
+# What `supportbot faq new` writes where the editor still has to: an error, so no customer ever reads it.
+TODO_MARKER = "TODO"
+_TODO = re.compile(rf"\b{TODO_MARKER}\b")
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,13 @@ class Problem:
     location: Location
     message: str
     severity: str = "error"  # "error" stops the load; "warning" is reported only
+    # Which check found it, for machines and for editors who want to know the rule (faq/README.md):
+    # yaml, schema, duplicate-id, duplicate-question, dead-fact, synonyms, todo, few-questions,
+    # missing-translation, long-answer; `faq lint` adds confusable-questions and response-translation.
+    rule: str = "schema"
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.severity}: {self.message}"
+        return f"{self.location}: {self.severity}: {self.message} [{self.rule}]"
 
 
 class KnowledgeBaseError(Exception):
@@ -64,6 +71,26 @@ class LoadResult:
     warnings: list[Problem]
 
 
+@dataclass(frozen=True)
+class Validation:
+    """Every problem found, and the entries that could be read despite them.
+
+    The bot only ever uses `knowledge` when there are no errors (`load_knowledge_base`);
+    the editors' tools also read it to name existing ids or show an entry while others are broken.
+    """
+
+    knowledge: KnowledgeBase
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
 def faq_files(folder: Path) -> list[Path]:
     """The YAML files that make up the knowledge base, in a stable order."""
     return sorted(p for p in folder.glob("*.yml") if not p.name.startswith("."))
@@ -71,11 +98,19 @@ def faq_files(folder: Path) -> list[Path]:
 
 def load_knowledge_base(folder: str | Path) -> LoadResult:
     """Load and validate every file; raise `KnowledgeBaseError` if any has an error."""
+    validation = validate_knowledge_base(folder)
+    if validation.errors:
+        raise KnowledgeBaseError(validation.problems)
+    return LoadResult(validation.knowledge, validation.warnings)
+
+
+def validate_knowledge_base(folder: str | Path) -> Validation:
+    """Read and check every file, never raising: the one validation behind the bot's load and `faq lint`."""
     folder = Path(folder)
     files = faq_files(folder)
     problems: list[Problem] = []
     if not files:
-        raise KnowledgeBaseError([Problem(Location(str(folder), 0), "no .yml files in the FAQ folder")])
+        problems.append(Problem(Location(str(folder), 0), "no .yml files in the FAQ folder"))
     digest = hashlib.sha256()
     entries: dict[str, FaqEntry] = {}
     facts: dict[str, tuple[FactValue, Location]] = {}
@@ -89,7 +124,11 @@ def load_knowledge_base(folder: str | Path) -> LoadResult:
         for entry in _read_file(path, document, facts, synonyms, problems):
             if entry.id in entries:
                 problems.append(
-                    Problem(entry.location, f"duplicate id {entry.id!r}, first defined at {entries[entry.id].location}")
+                    Problem(
+                        entry.location,
+                        f"duplicate id {entry.id!r}, first defined at {entries[entry.id].location}",
+                        rule="duplicate-id",
+                    )
                 )
             else:
                 entries[entry.id] = entry
@@ -97,15 +136,13 @@ def load_knowledge_base(folder: str | Path) -> LoadResult:
     problems += _check_duplicate_questions(entries.values())
     if not entries and not any(p.severity == "error" for p in problems):
         problems.append(Problem(Location(str(folder), 0), "the knowledge base has no entries"))
-    if any(p.severity == "error" for p in problems):
-        raise KnowledgeBaseError(problems)
     knowledge = KnowledgeBase(
         entries=entries,
         facts={name: value for name, (value, _) in facts.items()},
         fingerprint=digest.hexdigest()[:16],
         synonyms=synonyms,
     )
-    return LoadResult(knowledge, [p for p in problems if p.severity == "warning"])
+    return Validation(knowledge, problems)
 
 
 def _parse_yaml(path: Path, raw: bytes, problems: list[Problem]) -> tuple[bool, Any]:
@@ -123,12 +160,12 @@ def _parse_yaml_cached(path: str, raw: bytes) -> tuple[bool, Any, Problem | None
     try:
         return True, YAML(typ="rt").load(raw.decode("utf-8")), None
     except UnicodeDecodeError as error:
-        return False, None, Problem(Location(path, 0), f"not UTF-8 text ({error.reason})")
+        return False, None, Problem(Location(path, 0), f"not UTF-8 text ({error.reason})", rule="yaml")
     except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        return False, None, Problem(Location(path, line), f"not valid YAML: {reason}")
+        return False, None, Problem(Location(path, line), f"not valid YAML: {reason}", rule="yaml")
 
 
 def _line(node: Any, key: Any = None) -> int:
@@ -237,6 +274,7 @@ def _read_synonyms(
                             here,
                             f"{word!r} is in the {language} synonyms of both {first!r} and "
                             f"{canonical!r}; a word can mean one thing only",
+                            rule="synonyms",
                         )
                     )
             synonyms.setdefault(str(language), {})[str(canonical)] = tuple(v.strip() for v in variants)
@@ -278,25 +316,33 @@ def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | Non
         )
     if len(problems) > before:
         return None
+    answer_lines = {language: _line(raw["answer"], language) or _line(raw, "answer") for language in answer}
+    question_lines = {
+        language: tuple(_item_line(raw["questions"][language], i) or _line(raw, "questions") for i in range(len(texts)))
+        for language, texts in questions.items()
+    }
     for language, text in answer.items():
         if len(text) > MAX_ANSWER_CHARS:
             problems.append(
                 Problem(
-                    Location(str(path), _line(raw, "answer")),
+                    Location(str(path), answer_lines[language]),
                     f"{entry_id}: the {language} answer has {len(text)} characters; "
                     f"customers stop reading after about {MAX_ANSWER_CHARS}",
                     "warning",
+                    rule="long-answer",
                 )
             )
+    problems += _todo_markers(path, raw, entry_id, title, answer, answer_lines, questions, question_lines)
     problems += _missing_translations(Location(str(path), _line(raw, "id")), entry_id, title, questions, answer)
     for language, phrasings in questions.items():
         if len(phrasings) < MIN_QUESTIONS:
             problems.append(
                 Problem(
-                    Location(str(path), _line(raw, "questions")),
+                    Location(str(path), _line(raw["questions"], language) or _line(raw, "questions")),
                     f"{entry_id}: only {len(phrasings)} {language} questions; "
                     f"at least {MIN_QUESTIONS} catch customers' own wordings",
                     "warning",
+                    rule="few-questions",
                 )
             )
     return FaqEntry(
@@ -308,7 +354,47 @@ def _read_entry(path: Path, raw: Any, problems: list[Problem]) -> FaqEntry | Non
         handoff=bool(handoff),
         updated=str(updated) if updated is not None else None,
         location=where,
+        answer_lines=answer_lines,
+        question_lines=question_lines,
     )
+
+
+def _item_line(sequence: Any, index: int) -> int:
+    """1-based line of a list item, as ruamel recorded it."""
+    try:
+        return sequence.lc.item(index)[0] + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return 0
+
+
+def _todo_markers(
+    path: Path,
+    raw: Any,
+    entry_id: str,
+    title: Mapping[str, str],
+    answer: Mapping[str, str],
+    answer_lines: Mapping[str, int],
+    questions: Mapping[str, tuple[str, ...]],
+    question_lines: Mapping[str, tuple[int, ...]],
+) -> list[Problem]:
+    """Texts `supportbot faq new` left to write: customers must never read or match a TODO."""
+    found = [(f"{language} title", _line(raw["title"], language)) for language, t in title.items() if _TODO.search(t)]
+    found += [(f"{language} answer", answer_lines[language]) for language, t in answer.items() if _TODO.search(t)]
+    found += [
+        (f"{language} question", question_lines[language][i])
+        for language, texts in questions.items()
+        for i, text in enumerate(texts)
+        if _TODO.search(text)
+    ]
+    return [
+        Problem(
+            Location(str(path), line or _line(raw, "id")),
+            f"{entry_id}: the {what} still says {TODO_MARKER}; write it, or delete the line "
+            "(a language without its own text is answered in English)",
+            rule="todo",
+        )
+        for what, line in found
+    ]
 
 
 def _missing_translations(where: Location, entry_id: str, *texts_per_language: Mapping[str, Any]) -> list[Problem]:
@@ -322,6 +408,7 @@ def _missing_translations(where: Location, entry_id: str, *texts_per_language: M
             f"{entry_id}: no complete {', '.join(missing)} translation (title, questions and answer); "
             "those customers get the English answer",
             "warning",
+            rule="missing-translation",
         )
     ]
 
@@ -384,12 +471,18 @@ def _check_references(entries: Iterable[FaqEntry], facts: Mapping[str, Location]
                     suggestion = f" (did you mean {{{hint[0]}}}?)" if hint else ""
                     problems.append(
                         Problem(
-                            entry.location,
+                            Location(entry.location.file, entry.answer_lines.get(language) or entry.location.line),
                             f"{entry.id}: the {language} answer refers to "
                             f"{{{name}}}, which is not a fact in facts.yml{suggestion}",
+                            rule="dead-fact",
                         )
                     )
     return problems
+
+
+def question_key(question: str) -> str:
+    """What makes two questions the same one: case and spacing do not count."""
+    return " ".join(question.lower().split())
 
 
 def _check_duplicate_questions(entries: Iterable[FaqEntry]) -> list[Problem]:
@@ -398,14 +491,15 @@ def _check_duplicate_questions(entries: Iterable[FaqEntry]) -> list[Problem]:
     problems = []
     for entry in entries:
         for language, phrasings in entry.questions.items():
-            for question in phrasings:
-                key = (language, " ".join(question.lower().split()))
+            for question, line in zip(phrasings, entry.lines_of(language), strict=True):
+                key = (language, question_key(question))
                 owner = seen.setdefault(key, entry.id)
                 if owner != entry.id:
                     problems.append(
                         Problem(
-                            entry.location,
+                            Location(entry.location.file, line),
                             f"{entry.id}: the {language} question {question!r} is also a question of {owner}",
+                            rule="duplicate-question",
                         )
                     )
     return problems

@@ -21,7 +21,7 @@ def missing_response_translations(domain_path: str | Path) -> list[Problem]:
     try:
         domain = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
-        return [Problem(Location(str(path), 0), f"cannot read the domain: {error}")]
+        return [Problem(Location(str(path), 0), f"cannot read the domain: {error}", rule="response-translation")]
     problems = []
     lines = path.read_text(encoding="utf-8").splitlines()
     for name, variants in (domain.get("responses") or {}).items():
@@ -34,6 +34,7 @@ def missing_response_translations(domain_path: str | Path) -> list[Problem]:
                     Location(str(path), line),
                     f"response {name!r} has no {', '.join(missing)} variant; those customers get the English one",
                     "warning",
+                    rule="response-translation",
                 )
             )
     return problems

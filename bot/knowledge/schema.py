@@ -42,9 +42,17 @@ class FaqEntry:
     handoff: bool = False  # offer a person along with the answer
     updated: str | None = None  # ISO date of the last editorial change
     location: Location = field(default=Location("", 0), compare=False)
+    # Where each text was written (1-based lines in `location.file`), for lint messages about one of them.
+    answer_lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # language -> line
+    question_lines: Mapping[str, tuple[int, ...]] = field(default_factory=dict, compare=False)  # as `questions`
 
     def title_in(self, language: str) -> str:
         return self.title.get(language) or self.title[DEFAULT_LANGUAGE]
+
+    def lines_of(self, language: str) -> tuple[int, ...]:
+        """The line of each of the language's questions (the entry's line where unknown)."""
+        known = self.question_lines.get(language, ())
+        return tuple(known[i] if i < len(known) else self.location.line for i in range(len(self.questions[language])))
 
 
 # A fact is one value for all languages or a per-language mapping.

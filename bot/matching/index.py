@@ -144,6 +144,11 @@ class PhrasingIndex:
         )
         return (best[0], float(best[1])) if best else (word, 100.0)
 
+    def phrasing_vectors(self) -> sp.csr_matrix:
+        """Every phrasing's row (in `self.phrasings` order): the dot product of two rows is the similarity
+        `search` gives one phrasing as the nearest to the other (`faq lint` looks for near-duplicates)."""
+        return self._rows_t.T.tocsr()
+
     def vector(self, words: Sequence[str]) -> sp.csr_matrix:
         """A message as a row of the phrasing matrix (the reference that `query_features` must equal)."""
         word_matrix = self._word_vectoriser.transform([list(words)])

@@ -20,7 +20,8 @@ class Feedback:
     language: str
 
 
-def record_feedback(engine: Engine, feedback: Feedback) -> None:
+def record_feedback(engine: Engine, feedback: Feedback, now: datetime | None = None) -> None:
+    """Store one answer; `now` (UTC) defaults to the present (the reports' tests give a history its days)."""
     with transaction(engine) as connection:
         connection.execute(
             faq_feedback.insert().values(
@@ -28,7 +29,7 @@ def record_feedback(engine: Engine, feedback: Feedback) -> None:
                 faq_id=feedback.faq_id,
                 helpful=feedback.helpful,
                 language=feedback.language,
-                created_at=datetime.now(timezone.utc),
+                created_at=now or datetime.now(timezone.utc),
             )
         )
 

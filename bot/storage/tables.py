@@ -109,6 +109,7 @@ handoffs = sa.Table(
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
     sa.Column("ended_at", sa.DateTime(timezone=True)),
     sa.Column("ticket_id", sa.String(16)),  # when the agent turned the chat into a ticket
+    sa.Column("first_reply_at", sa.DateTime(timezone=True)),  # the agent's first message: time to first reply
 )
 
 # Customer satisfaction: the 1-5 rating asked after a handoff ends.
@@ -123,4 +124,18 @@ csat = sa.Table(
     sa.Column("language", sa.String(5), nullable=False),
     sa.Column("rating", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Each export, deletion or retention purge of customers' data, naming no one (bot.security.personal_data).
+data_requests = sa.Table(
+    "data_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # export, delete, purge
+    # SHA-256 of the e-mail address or conversation id; for a purge, its cut-off
+    sa.Column("subject", sa.String(100), nullable=False),
+    sa.Column("conversations", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Text, nullable=False),  # JSON: rows deleted per kind
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -24,7 +24,7 @@
 
   var ALL_TEXTS = {
     en: {
-      appTitle: "Agent console", signedInAs: "Signed in as", logout: "Log out", loggedOut: "You are logged out.",
+      appTitle: "Agent console", signedInAs: "Signed in as", report: "Report", logout: "Log out", loggedOut: "You are logged out.",
       languageLabel: "Language",
       loginHeading: "Log in", username: "Username", password: "Password", login: "Log in",
       loginMissing: "Enter your username and password.",
@@ -82,7 +82,7 @@
     },
 
     ms: {
-      appTitle: "Konsol ejen", signedInAs: "Log masuk sebagai", logout: "Log keluar", loggedOut: "Anda telah log keluar.",
+      appTitle: "Konsol ejen", signedInAs: "Log masuk sebagai", report: "Laporan", logout: "Log keluar", loggedOut: "Anda telah log keluar.",
       languageLabel: "Bahasa",
       loginHeading: "Log masuk", username: "Nama pengguna", password: "Kata laluan", login: "Log masuk",
       loginMissing: "Masukkan nama pengguna dan kata laluan anda.",
@@ -141,7 +141,7 @@
     },
 
     id: {
-      appTitle: "Konsol agen", signedInAs: "Masuk sebagai", logout: "Keluar", loggedOut: "Anda sudah keluar.",
+      appTitle: "Konsol agen", signedInAs: "Masuk sebagai", report: "Laporan", logout: "Keluar", loggedOut: "Anda sudah keluar.",
       languageLabel: "Bahasa",
       loginHeading: "Masuk", username: "Nama pengguna", password: "Kata sandi", login: "Masuk",
       loginMissing: "Masukkan nama pengguna dan kata sandi Anda.",
@@ -199,7 +199,7 @@
     },
 
     tl: {
-      appTitle: "Agent console", signedInAs: "Naka-log in bilang", logout: "Mag-log out", loggedOut: "Naka-log out ka na.",
+      appTitle: "Agent console", signedInAs: "Naka-log in bilang", report: "Report", logout: "Mag-log out", loggedOut: "Naka-log out ka na.",
       languageLabel: "Wika",
       loginHeading: "Mag-log in", username: "Username", password: "Password", login: "Mag-log in",
       loginMissing: "Ilagay ang username at password mo.",
@@ -257,7 +257,7 @@
     },
 
     vi: {
-      appTitle: "Bảng điều khiển nhân viên", signedInAs: "Đã đăng nhập:", logout: "Đăng xuất",
+      appTitle: "Bảng điều khiển nhân viên", signedInAs: "Đã đăng nhập:", report: "Báo cáo", logout: "Đăng xuất",
       loggedOut: "Bạn đã đăng xuất.",
       languageLabel: "Ngôn ngữ",
       loginHeading: "Đăng nhập", username: "Tên đăng nhập", password: "Mật khẩu", login: "Đăng nhập",

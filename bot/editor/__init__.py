@@ -1,0 +1,1 @@
+"""Tools for content editors: lint checks that need the matcher, the unanswered inbox, new entries."""

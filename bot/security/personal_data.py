@@ -1,0 +1,226 @@
+"""A customer's rights over their data: export it, delete it, and delete it anyway after the retention time.
+
+What belongs to a customer: the conversations in which they gave their e-mail address (Rasa's
+`email` slot) or opened a ticket with it, and everything about those conversations: the tracker
+events, tickets and their history, handoffs and their packets, CSAT ratings, "was this helpful"
+answers, and outbox messages to the address or about those tickets and handoffs.
+
+Deleting happens in ONE transaction over both SQLite files (the tracker store is ATTACHed to the
+product database's connection), with an audit record that names no one: the subject is kept as a
+SHA-256 hash, so the record proves that a request was carried out without keeping what was deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.storage.database import StorageError, as_utc
+from bot.storage.tables import csat, data_requests, faq_feedback, handoffs, outbox, ticket_events, tickets
+from bot.storage.tracker_store import events as tracker_events
+
+# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore), seen through ATTACH.
+TRACKER_SCHEMA = "tracker"
+events = tracker_events.to_metadata(sa.MetaData(), schema=TRACKER_SCHEMA)
+FINISHED_TICKETS = ("resolved", "closed")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose data: an e-mail address, or one conversation id."""
+
+    email: str | None = None
+    conversation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.email is None) == (self.conversation_id is None):
+            raise ValueError("give an e-mail address or a conversation id, not both")
+
+    def fingerprint(self) -> str:
+        """What the audit record keeps instead of the subject."""
+        value = (self.email or "").strip().lower() or f"conversation:{self.conversation_id}"
+        return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class Selection:
+    conversations: set[str] = field(default_factory=set)
+    ticket_ids: set[str] = field(default_factory=set)
+    handoff_ids: set[str] = field(default_factory=set)
+
+
+@contextmanager
+def both_databases(product: Engine, tracker_db: Path) -> Iterator[Connection]:
+    """One connection to the product database with the tracker store attached, in one transaction."""
+    if product.dialect.name != "sqlite":
+        raise StorageError("exporting and deleting need the SQLite stores for now (PostgreSQL: issue 9)")
+    if not tracker_db.exists():
+        raise StorageError(f"no tracker store at {tracker_db}")
+    try:
+        with product.connect() as connection:
+            # Before any write: SQLite refuses ATTACH inside a transaction.
+            connection.exec_driver_sql(f"ATTACH DATABASE ? AS {TRACKER_SCHEMA}", (str(tracker_db),))
+            connection.commit()  # ends SQLAlchemy's autobegun block; SQLite itself began nothing for ATTACH
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.exec_driver_sql(f"DETACH DATABASE {TRACKER_SCHEMA}")
+                connection.commit()
+    except sa.exc.SQLAlchemyError as error:
+        raise StorageError(f"database error: {error.__class__.__name__}") from error
+
+
+def select(connection: Connection, subject: Subject) -> Selection:
+    """The conversations, tickets and handoffs that belong to `subject`."""
+    chosen = Selection()
+    if subject.conversation_id is not None:
+        chosen.conversations.add(subject.conversation_id)
+    else:
+        email = (subject.email or "").strip().lower()
+        slot_value = sa.func.lower(sa.func.json_extract(events.c.data, "$.value"))
+        gave_it = sa.select(events.c.sender_id).where(
+            events.c.type_name == "slot",
+            sa.func.json_extract(events.c.data, "$.name") == "email",
+            slot_value == email,
+        )
+        chosen.conversations.update(connection.execute(gave_it.distinct()).scalars())
+        by_ticket = sa.select(tickets.c.id, tickets.c.conversation_id).where(sa.func.lower(tickets.c.email) == email)
+        for ticket_id, conversation_id in connection.execute(by_ticket):
+            chosen.ticket_ids.add(ticket_id)
+            chosen.conversations.add(conversation_id)
+    in_conversations = tickets.c.conversation_id.in_(chosen.conversations)
+    chosen.ticket_ids.update(connection.execute(sa.select(tickets.c.id).where(in_conversations)).scalars())
+    chosen.handoff_ids.update(
+        connection.execute(
+            sa.select(handoffs.c.id).where(handoffs.c.conversation_id.in_(chosen.conversations))
+        ).scalars()
+    )
+    return chosen
+
+
+def _outbox_rows(subject: Subject, chosen: Selection) -> sa.sql.ColumnElement[bool]:
+    about = outbox.c.reference.in_(chosen.ticket_ids | chosen.handoff_ids)
+    if subject.email:
+        return sa.or_(about, sa.func.lower(outbox.c.destination) == subject.email.strip().lower())
+    return about
+
+
+def export(connection: Connection, subject: Subject, actor: str, now: datetime) -> dict[str, Any]:
+    """Everything stored about `subject`, as JSON-ready data. Audited."""
+    chosen = select(connection, subject)
+    audit(connection, "export", subject.fingerprint(), len(chosen.conversations), {}, actor, now)
+
+    def rows(query: sa.sql.Select) -> list[dict[str, Any]]:
+        return [_jsonable(dict(row._mapping)) for row in connection.execute(query)]
+
+    conversations = sorted(chosen.conversations)
+    return {
+        "conversations": [
+            {
+                "id": conversation_id,
+                "events": [
+                    json.loads(data)
+                    for data in connection.execute(
+                        sa.select(events.c.data).where(events.c.sender_id == conversation_id).order_by(events.c.id)
+                    ).scalars()
+                ],
+            }
+            for conversation_id in conversations
+        ],
+        "tickets": rows(sa.select(tickets).where(tickets.c.id.in_(chosen.ticket_ids))),
+        "ticket_history": rows(sa.select(ticket_events).where(ticket_events.c.ticket_id.in_(chosen.ticket_ids))),
+        "handoffs": rows(sa.select(handoffs).where(handoffs.c.id.in_(chosen.handoff_ids))),
+        "csat": rows(sa.select(csat).where(csat.c.conversation_id.in_(chosen.conversations))),
+        "faq_feedback": rows(sa.select(faq_feedback).where(faq_feedback.c.conversation_id.in_(chosen.conversations))),
+        "outbox": rows(sa.select(outbox).where(_outbox_rows(subject, chosen))),
+    }
+
+
+def delete(connection: Connection, subject: Subject, actor: str, now: datetime) -> dict[str, int]:
+    """Delete everything stored about `subject`; how many rows of each kind. Audited."""
+    chosen = select(connection, subject)
+    counts = _delete(connection, chosen, _outbox_rows(subject, chosen))
+    audit(connection, "delete", subject.fingerprint(), len(chosen.conversations), counts, actor, now)
+    return counts
+
+
+def purge(connection: Connection, older_than: datetime, actor: str, now: datetime) -> dict[str, int]:
+    """Delete conversations whose last event is older than `older_than`, with what belongs to them.
+
+    A conversation with a ticket still being worked on, or an open handoff, is kept.
+    """
+    last_event = sa.func.max(events.c.timestamp)
+    stale = set(
+        connection.execute(
+            sa.select(events.c.sender_id).group_by(events.c.sender_id).having(last_event < older_than.timestamp())
+        ).scalars()
+    )
+    busy = set(
+        connection.execute(
+            sa.select(tickets.c.conversation_id).where(
+                tickets.c.conversation_id.in_(stale), tickets.c.status.not_in(FINISHED_TICKETS)
+            )
+        ).scalars()
+    ) | set(
+        connection.execute(
+            sa.select(handoffs.c.conversation_id).where(
+                handoffs.c.conversation_id.in_(stale), handoffs.c.status.in_(("waiting", "active"))
+            )
+        ).scalars()
+    )
+    chosen = Selection(conversations=stale - busy)
+    chosen.ticket_ids.update(
+        connection.execute(sa.select(tickets.c.id).where(tickets.c.conversation_id.in_(chosen.conversations))).scalars()
+    )
+    chosen.handoff_ids.update(
+        connection.execute(
+            sa.select(handoffs.c.id).where(handoffs.c.conversation_id.in_(chosen.conversations))
+        ).scalars()
+    )
+    counts = _delete(connection, chosen, outbox.c.reference.in_(chosen.ticket_ids | chosen.handoff_ids))
+    audit(connection, "purge", f"older than {older_than.isoformat()}", len(chosen.conversations), counts, actor, now)
+    return counts
+
+
+def _delete(connection: Connection, chosen: Selection, outbox_rows: sa.sql.ColumnElement[bool]) -> dict[str, int]:
+    conversations = chosen.conversations
+    statements = {
+        "events": events.delete().where(events.c.sender_id.in_(conversations)),
+        "ticket_history": ticket_events.delete().where(ticket_events.c.ticket_id.in_(chosen.ticket_ids)),
+        "tickets": tickets.delete().where(tickets.c.id.in_(chosen.ticket_ids)),
+        "handoffs": handoffs.delete().where(handoffs.c.id.in_(chosen.handoff_ids)),
+        "csat": csat.delete().where(csat.c.conversation_id.in_(conversations)),
+        "faq_feedback": faq_feedback.delete().where(faq_feedback.c.conversation_id.in_(conversations)),
+        "outbox": outbox.delete().where(outbox_rows),
+    }
+    return {name: connection.execute(statement).rowcount for name, statement in statements.items()}
+
+
+def audit(
+    connection: Connection,
+    kind: str,
+    subject: str,
+    conversations: int,
+    counts: dict[str, int],
+    actor: str,
+    now: datetime,
+) -> None:
+    connection.execute(
+        data_requests.insert().values(
+            kind=kind, subject=subject, conversations=conversations, rows=json.dumps(counts), actor=actor, at=now
+        )
+    )
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: as_utc(v).isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

@@ -1,0 +1,59 @@
+"""The retention setting: conversations idle for longer than SUPPORTBOT_RETENTION_DAYS are deleted, with what
+belongs to them, once an hour by the Rasa server (bot.security.personal_data.purge). Unset: kept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sanic import Sanic
+from sqlalchemy.engine import Engine
+
+from bot.security.personal_data import both_databases, purge
+
+logger = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 3600
+
+
+def retention_days(environ: Mapping[str, str] | None = None) -> int | None:
+    """SUPPORTBOT_RETENTION_DAYS as a whole number of days, None when unset; ValueError when it is not one."""
+    value = (os.environ if environ is None else environ).get("SUPPORTBOT_RETENTION_DAYS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"SUPPORTBOT_RETENTION_DAYS must be a whole number of days (at least 1), got {value!r}")
+    return int(value)
+
+
+def purge_once(engine: Engine, tracker_db: Path, days: int, now: datetime | None = None) -> dict[str, int]:
+    now = now or datetime.now(timezone.utc)
+    with both_databases(engine, tracker_db) as connection:
+        return purge(connection, now - timedelta(days=days), "retention", now)
+
+
+def install(app: Sanic, engine: Engine, tracker_db: Path, days: int | None) -> None:
+    """Purge once an hour while the server runs, when a retention is set."""
+    if days is None:
+        return
+
+    async def keep_purging() -> None:
+        while True:
+            try:
+                counts = await asyncio.to_thread(purge_once, engine, tracker_db, days)
+                if any(counts.values()):
+                    logger.info("retention (%d days): deleted %s", days, counts)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a locked or missing database must not end the schedule
+                logger.exception("retention purge failed; trying again in an hour")
+            await asyncio.sleep(CHECK_EVERY_SECONDS)
+
+    async def start(app: Sanic, _: object) -> None:
+        app.add_task(keep_purging(), name="retention_purge")
+
+    app.register_listener(start, "after_server_start")
