@@ -65,10 +65,13 @@ def start_ours(
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "SUPPORTBOT_API_TOKEN": token,
+        "SUPPORTBOT_ACTION_TOKEN": secrets.token_urlsafe(24),
         "SUPPORTBOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook",
         "SUPPORTBOT_TRACKER_DB": str(workdir / "var" / "tracker.db"),
         "SUPPORTBOT_DATABASE_URL": f"sqlite:///{workdir / 'var' / 'supportbot.db'}",
         "SUPPORTBOT_FAQ_PATH": str(workdir / "faq"),
+        "SUPPORTBOT_SUPPORT_CONFIG": str(ROOT / "support.yml"),
+        "SUPPORTBOT_ENDPOINTS": str(ROOT / "endpoints.yml"),
         "SANIC_HOST": "127.0.0.1",
         "PYTHONPATH": str(ROOT),
     }
@@ -77,7 +80,7 @@ def start_ours(
     started = time.perf_counter()
     try:
         server.processes["actions"] = _spawn(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+            [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
             ROOT, env, log_dir / "actions.log",
         )
         server.processes["rasa"] = _spawn(

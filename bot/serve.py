@@ -36,6 +36,7 @@ def environment(rasa_port: int, action_port: int, var: Path) -> dict[str, str]:
     env.setdefault("SUPPORTBOT_TRACKER_DB", str(var / "tracker.db"))
     env.setdefault("SUPPORTBOT_DATABASE_URL", f"sqlite:///{var / 'supportbot.db'}")
     env["SUPPORTBOT_API_TOKEN"] = api_token(var)
+    env.setdefault("SUPPORTBOT_ACTION_TOKEN", secrets.token_urlsafe(32))  # shared by the two children, per run
     env["SANIC_HOST"] = "127.0.0.1"  # rasa-sdk listens on 0.0.0.0 unless told
     return env
 
@@ -43,7 +44,7 @@ def environment(rasa_port: int, action_port: int, var: Path) -> dict[str, str]:
 def start(rasa_port: int, action_port: int, model: str, var: Path) -> list[subprocess.Popen]:
     env = environment(rasa_port, action_port, var)
     python = sys.executable
-    actions = subprocess.Popen([python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)], env=env)
+    actions = subprocess.Popen([python, "-m", "bot.action_server", "--port", str(action_port)], env=env)
     rasa = subprocess.Popen([python, "-m", "bot.server", "--model", model, "--port", str(rasa_port)], env=env)
     return [actions, rasa]
 

@@ -37,6 +37,7 @@ class RunningBot:
     token: str
     workdir: Path  # holds this bot's own copy of faq/ and data/, and var/
     processes: list[subprocess.Popen]
+    action_url: str = ""  # the action server's /webhook
 
     @property
     def faq(self) -> Path:
@@ -97,6 +98,7 @@ def start_bot(
     env = {
         **os.environ,
         "SUPPORTBOT_API_TOKEN": token,
+        "SUPPORTBOT_ACTION_TOKEN": secrets.token_urlsafe(24),
         "SUPPORTBOT_ACTION_URL": f"http://127.0.0.1:{action_port}/webhook",
         "SUPPORTBOT_TRACKER_DB": str(workdir / "var" / "tracker.db"),
         "SUPPORTBOT_DATABASE_URL": f"sqlite:///{workdir / 'var' / 'supportbot.db'}",
@@ -110,7 +112,7 @@ def start_bot(
     (workdir / "var").mkdir()
     log_dir.mkdir(parents=True, exist_ok=True)
     actions = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        [sys.executable, "-m", "bot.action_server", "--port", str(action_port)],
         cwd=ROOT,
         env=env,
         stdout=open(log_dir / "actions.log", "wb"),
@@ -133,7 +135,7 @@ def start_bot(
         stdout=open(log_dir / "rasa.log", "wb"),
         stderr=subprocess.STDOUT,
     )
-    bot = RunningBot(f"http://127.0.0.1:{rasa_port}", token, workdir, [actions, rasa])
+    bot = RunningBot(f"http://127.0.0.1:{rasa_port}", token, workdir, [actions, rasa], env["SUPPORTBOT_ACTION_URL"])
     try:
         wait_until_up(f"http://127.0.0.1:{action_port}/health", [actions])
         wait_until_up(f"{bot.url}/status?token={token}", [rasa])

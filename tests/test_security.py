@@ -186,3 +186,12 @@ def test_personal_data_never_reaches_the_logs(strict_bot):
     assert "[email]" in logs  # the message was logged, redacted
     stored = [e["text"] for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"]
     assert said in stored  # the conversation itself keeps what the customer wrote
+
+
+def test_the_action_server_answers_only_the_rasa_server(strict_bot):
+    call = {"next_action": "action_submit_ticket", "sender_id": "x", "tracker": {"sender_id": "x", "events": []}}
+    assert requests.post(strict_bot.action_url, json=call, timeout=30).status_code == 401
+    forged = {"X-Supportbot-Action-Token": "guess-guess-guess-guess"}
+    assert requests.post(strict_bot.action_url, json=call, headers=forged, timeout=30).status_code == 401
+    assert requests.get(strict_bot.action_url.replace("/webhook", "/health"), timeout=30).ok
+    assert "My orders" in rest(strict_bot, f"ok-{uuid.uuid4().hex}", "how do i track my order").json()[0]["text"]

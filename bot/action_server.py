@@ -1,0 +1,61 @@
+"""Run the rasa-sdk action server with the product's guard (`python -m bot.action_server`).
+
+What `python -m rasa_sdk` does, plus: it listens on 127.0.0.1 unless told otherwise, allows no
+cross-origin browser calls, and answers `POST /webhook` only when the request carries the shared
+secret SUPPORTBOT_ACTION_TOKEN in `X-Supportbot-Action-Token`, which the Rasa server sends
+(endpoints.yml). Anyone else who reaches the port cannot run actions (tickets, handoffs, data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+
+from rasa_sdk import utils
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+TOKEN_HEADER = "X-Supportbot-Action-Token"
+MIN_TOKEN_CHARS = 16
+
+
+def guard(app: Sanic, token: str) -> None:
+    """Refuse action calls without the shared secret (the health check stays open)."""
+
+    async def check(request: Request) -> HTTPResponse | None:
+        if request.path.rstrip("/") == "/health":
+            return None
+        given = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return response.json({"error": f"the action server needs {TOKEN_HEADER}"}, status=401)
+        return None
+
+    app.register_middleware(check, "request")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the support bot's action server.")
+    parser.add_argument("--port", type=int, default=5055)
+    parser.add_argument("--host", default=os.environ.get("SANIC_HOST", "127.0.0.1"), help="interface to listen on")
+    parser.add_argument("--actions", default="actions", help="the actions package")
+    args = parser.parse_args(argv)
+    token = os.environ.get("SUPPORTBOT_ACTION_TOKEN", "")
+    if len(token) < MIN_TOKEN_CHARS:
+        print(f"SUPPORTBOT_ACTION_TOKEN is missing or shorter than {MIN_TOKEN_CHARS} characters.", file=sys.stderr)
+        return 2
+    utils.configure_colored_logging(os.environ.get("SUPPORTBOT_LOG_LEVEL", "INFO").upper())
+    utils.update_sanic_log_level()
+    app = create_app(args.actions, cors_origins=None)  # only the Rasa server calls it, never a browser
+    guard(app, token)
+    logging.getLogger(__name__).info("Action server on http://%s:%s", args.host, args.port)
+    app.run(args.host, args.port, workers=1, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
