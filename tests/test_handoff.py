@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ import websocket
 
 from bot.handoff.store import get_handoff, ratings_for
 from bot.handoff.webhook import verify
-from bot.storage.tables import agent_sessions
+from bot.storage.tables import agent_sessions, handoffs
 from bot.tickets.store import get_ticket
 from tests.handoff_support import PASSWORD, WAIT_FOR_AGENT_SECONDS, WEBHOOK_SECRET, Console, database
 from tests.servers import Browser, RunningBot, bot_buttons, bot_says
@@ -179,6 +179,26 @@ def test_a_chat_no_agent_claims_in_time_gets_the_ticket_offer(handoff_bot, conso
     assert console.post(f"/handoffs/{handoff['id']}/claim").status_code == 409
     customer.say("/deny", metadata={"display": "No, thanks"})
     assert texts(customer.bot_messages()) == [bot_says("utter_handoff_declined")]
+    customer.close()
+
+
+def test_a_chat_whose_agent_has_gone_goes_back_to_the_bot(handoff_bot, console):
+    customer = Browser(handoff_bot).open()
+    customer.say("talk to a person")
+    customer.bot_messages()
+    handoff = console.queued(customer.conversation_id)
+    console.post(f"/handoffs/{handoff['id']}/claim")
+    customer.bot_messages()  # "Maya Tan has joined"
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    with database(handoff_bot).begin() as connection:  # the agent closed the console an hour ago
+        connection.execute(agent_sessions.update().values(seen_at=long_ago))
+        connection.execute(handoffs.update().where(handoffs.c.id == handoff["id"]).values(claimed_at=long_ago))
+    console.frame(
+        lambda f: f["type"] == "handoff" and f["handoff"] == {**f["handoff"], "id": handoff["id"], "status": "ended"},
+        10,
+    )
+    offer = customer.expect("bot_uttered")
+    assert offer["text"].startswith(bot_says("utter_handoff_no_agent", reply_by="")[:40])
     customer.close()
 
 

@@ -170,5 +170,17 @@ def agents_online(engine: Engine, now: datetime) -> int:
         return int(connection.execute(query).scalar_one())
 
 
+def agents_seen_since(engine: Engine, moment: datetime) -> set[str]:
+    """Usernames of the agents with a live session whose console was seen since `moment`."""
+    query = (
+        sa.select(agents.c.username)
+        .join(agent_sessions, agent_sessions.c.agent_id == agents.c.id)
+        .where(agent_sessions.c.seen_at >= moment, agent_sessions.c.expires_at > moment)
+        .distinct()
+    )
+    with reading(engine) as connection:
+        return set(connection.execute(query).scalars())
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

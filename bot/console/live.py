@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from bot.channels.rest import Mailbox
-from bot.console.agents import list_agents
-from bot.handoff.store import WAITING, Handoff, HandoffConflict, open_queue, time_out
+from bot.console.agents import agents_seen_since, list_agents
+from bot.handoff.store import ACTIVE, WAITING, Handoff, HandoffConflict, end, open_queue, time_out
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +94,43 @@ class ConsoleHub:
 
 
 async def watch_queue(
-    hub: ConsoleHub, wait_for_agent: timedelta, on_timed_out: Callable[[Handoff], Awaitable[None]]
+    hub: ConsoleHub,
+    wait_for_agent: timedelta,
+    agent_away: timedelta,
+    on_timed_out: Callable[[Handoff], Awaitable[None]],
 ) -> None:
-    """Keep the consoles' queue current and time out chats no agent claimed within `wait_for_agent`."""
+    """Keep the consoles' queue current; give back to the bot the chats no agent claimed within `wait_for_agent`
+    and those whose agent's console has been closed for `agent_away`."""
     while True:
         try:
             await hub.refresh()
-            deadline = datetime.now(timezone.utc) - wait_for_agent
-            for handoff in [h for h in hub.handoffs if h.status == WAITING and h.created_at < deadline]:
-                try:
-                    expired = await asyncio.to_thread(time_out, hub.engine, handoff.id, datetime.now(timezone.utc))
-                except HandoffConflict:
-                    continue  # claimed meanwhile, or another server timed it out
-                await hub.handoff_changed(expired)
-                await on_timed_out(expired)
+            now = datetime.now(timezone.utc)
+            for handoff in [h for h in hub.handoffs if h.status == WAITING and h.created_at < now - wait_for_agent]:
+                await _give_back(hub, handoff, time_out, on_timed_out)
+            claimed_long_ago = [h for h in hub.handoffs if h.status == ACTIVE and h.claimed_at < now - agent_away]
+            if claimed_long_ago:
+                present = await asyncio.to_thread(agents_seen_since, hub.engine, now - agent_away)
+                for handoff in [h for h in claimed_long_ago if h.claimed_by not in present]:
+                    logger.warning(
+                        "%s: agent %s has gone; the chat goes back to the bot", handoff.id, handoff.claimed_by
+                    )
+                    await _give_back(hub, handoff, end, on_timed_out)
         except asyncio.CancelledError:
             raise
         except Exception:  # a database hiccup must not stop the watcher for good
             logger.exception("checking the handoff queue failed; trying again in %.0f s", QUEUE_CHECK_SECONDS)
         await asyncio.sleep(QUEUE_CHECK_SECONDS)
+
+
+async def _give_back(
+    hub: ConsoleHub,
+    handoff: Handoff,
+    close: Callable[[Engine, str, datetime], Handoff],
+    on_timed_out: Callable[[Handoff], Awaitable[None]],
+) -> None:
+    try:
+        closed = await asyncio.to_thread(close, hub.engine, handoff.id, datetime.now(timezone.utc))
+    except HandoffConflict:
+        return  # claimed or ended meanwhile, or another server did it
+    await hub.handoff_changed(closed)
+    await on_timed_out(closed)

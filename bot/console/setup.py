@@ -34,7 +34,8 @@ def install(app: Sanic, endpoints_path: str) -> None:
 
     async def start_watching(app: Sanic, _: Any) -> None:
         wait = timedelta(seconds=thresholds.wait_for_agent_seconds)
-        app.add_task(watch_queue(hub, wait, timed_out), name="handoff_queue_watcher")
+        away = timedelta(seconds=thresholds.agent_away_seconds)
+        app.add_task(watch_queue(hub, wait, away, timed_out), name="handoff_queue_watcher")
 
     api.install(app, engine, hub, conversations, calendar)
     app.register_listener(start_watching, "after_server_start")

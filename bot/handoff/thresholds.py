@@ -18,6 +18,8 @@ class HandoffThresholds:
     not_helpful_before_offer: int = 2  # answers marked "not helpful" in a row, then it offers a person
     offer_when_upset: bool = True  # an upset message (angry words, threats, shouting) makes the bot offer a person
     wait_for_agent_seconds: float = 180.0  # a queued chat no agent claims in this time gets the ticket offer instead
+    # A claimed chat whose agent's console has been closed this long goes back to the bot (and the ticket offer).
+    agent_away_seconds: float = 300.0
 
 
 def load_thresholds(path: str | Path) -> HandoffThresholds:
@@ -41,6 +43,7 @@ def load_thresholds(path: str | Path) -> HandoffThresholds:
         not_helpful_before_offer=_count(path, section, "not_helpful_before_offer", defaults.not_helpful_before_offer),
         offer_when_upset=_flag(path, section, "offer_when_upset", defaults.offer_when_upset),
         wait_for_agent_seconds=_seconds(path, section, "wait_for_agent_seconds", defaults.wait_for_agent_seconds),
+        agent_away_seconds=_seconds(path, section, "agent_away_seconds", defaults.agent_away_seconds),
     )
 
 
