@@ -63,8 +63,23 @@ class Redactor:
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return "[card]" if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
+    """The longest run of whole digit groups that is a card number, redacted; the other groups kept.
+
+    "4111 1111 1111 1111 2" is a card and a quantity: the candidate as a whole fails the Luhn check.
+    """
+    text = match.group(0)
+    groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", text)]
+    best: tuple[int, int] | None = None
+    for first in range(len(groups)):
+        for last in range(first, len(groups)):
+            digits = re.sub(r"\D", "", text[groups[first][0] : groups[last][1]])
+            if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                span = (groups[first][0], groups[last][1])
+                if best is None or span[1] - span[0] > best[1] - best[0]:
+                    best = span
+    if best is None:
+        return text
+    return text[: best[0]] + "[card]" + text[best[1] :]
 
 
 def _phone(match: re.Match[str]) -> str:
