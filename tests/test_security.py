@@ -132,8 +132,10 @@ def test_a_message_over_the_cap_is_refused_politely_and_not_stored(strict_bot):
     assert answer.status_code == 413
     assert answer.json()[0]["text"] == bot_says("utter_message_too_long", limit="2000")
     assert [e for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"] == []
-    huge = rest(strict_bot, sender, "y" * 1_000_000)  # 1 MB: Sanic refuses the body before reading it all
-    assert huge.status_code == 413
+    huge = rest(strict_bot, sender, "y" * 1_000_000)  # 1 MB: the same polite answer
+    assert huge.status_code == 413 and huge.json()[0]["text"] == bot_says("utter_message_too_long", limit="2000")
+    oversized = requests.post(f"{strict_bot.url}/model/parse", data=b"x" * (3 * 1024 * 1024), timeout=30)
+    assert oversized.status_code == 413  # over 2 MiB: Sanic refuses the body before reading it all
 
 
 def test_the_widget_channel_limits_too(strict_bot):
@@ -195,3 +197,40 @@ def test_the_action_server_answers_only_the_rasa_server(strict_bot):
     assert requests.post(strict_bot.action_url, json=call, headers=forged, timeout=30).status_code == 401
     assert requests.get(strict_bot.action_url.replace("/webhook", "/health"), timeout=30).ok
     assert "My orders" in rest(strict_bot, f"ok-{uuid.uuid4().hex}", "how do i track my order").json()[0]["text"]
+
+
+# --- hostile inputs, each with its safe outcome ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(document.cookie)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "'; DROP TABLE tickets; --",
+        "1 OR 1=1",
+        "\x00\x01\x1b[31mred\x07",
+        "\u202eevil\u202c",
+        "👍" * 500,
+        "/faq" + '{"faq_id": "../../../../etc/passwd"}',
+        '/faq{"faq_id": "returns.policy\' OR 1=1 --"}',
+        '/rate{"rating": 999999999999}',
+        '/inform{"ticket_category": {"$ne": null}}',
+    ],
+)
+def test_hostile_messages_get_an_answer_and_are_kept_as_text(strict_bot, text):
+    sender = f"hostile-{uuid.uuid4().hex}"
+    answer = rest(strict_bot, sender, text)
+    assert answer.status_code == 200 and isinstance(answer.json(), list)
+    assert all("Traceback" not in m.get("text", "") for m in answer.json())
+    stored = [e for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert stored and stored[-1]["text"] == text  # kept exactly, never interpreted
+    assert rest(strict_bot, sender, "how do i track my order").status_code == 200  # the conversation goes on
+
+
+def test_invalid_utf8_and_broken_json_are_refused_cleanly(strict_bot):
+    url = f"{strict_bot.url}/webhooks/rest/webhook"
+    for body in (b'{"sender": "x", "message": "\xff\xfe broken"}', b"{not json", b"[]", b'{"sender": 5}'):
+        answer = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+        assert answer.status_code < 500, (body, answer.status_code, answer.text[:200])
+    assert rest(strict_bot, f"after-{uuid.uuid4().hex}", "how do i track my order").status_code == 200

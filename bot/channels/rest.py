@@ -64,10 +64,15 @@ class SupportRestInput(RestInput):
         self.app: Sanic | None = None
 
     def refusal(self, request: Request) -> HTTPResponse | None:
-        """A polite answer instead of handling: a message over the size cap, or sent too fast."""
-        body = request.json if isinstance(request.json, dict) else {}
-        sender, text = str(body.get("sender") or ""), body.get("message")
-        if isinstance(text, str) and len(text) > self.max_message_chars:
+        """An answer instead of handling: a malformed request (400), a message over the size cap, or sent too fast."""
+        try:
+            body = request.json
+        except Exception:  # Sanic's own error for a body that is not JSON
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("message"), str) or not body.get("sender"):
+            return response.json({"error": 'send a JSON object {"sender": "…", "message": "…"}'}, status=400)
+        sender, text = str(body["sender"]), body["message"]
+        if len(text) > self.max_message_chars:
             return self._polite(request, sender, "utter_message_too_long", 413, limit=str(self.max_message_chars))
         wait = self.limits.wait(sender, request.remote_addr or request.ip)
         if wait:

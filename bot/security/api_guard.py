@@ -20,9 +20,10 @@ BLOCKED_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"POST"}), re.compile(r"^/model/(train|test/stories|test/intents|predict)/?$")),
     (frozenset({"PUT", "DELETE"}), re.compile(r"^/model/?$")),
 )
-# The largest request the product takes: a chat message is at most 2,000 characters, a console
-# request a few KB. Bigger bodies are refused by Sanic with 413 before they are read in full.
-MAX_REQUEST_BYTES = 256 * 1024
+# A chat message is at most 2,000 characters and a console request a few KB, but a pasted 1 MB
+# message still gets a polite answer from the channel; bigger bodies are refused by Sanic (413)
+# before they are read in full.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
 
 
 def is_blocked(method: str, path: str, query_keys: set[str]) -> bool:
