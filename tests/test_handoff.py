@@ -91,6 +91,7 @@ def test_a_customer_who_asks_gets_an_agent_who_sees_everything_replies_live_and_
     # A reload shows the agent's reply as the agent's.
     again = Browser(handoff_bot).open(token=customer.token)
     assert {"sender": "agent", "text": reply, "agent": "Maya Tan"} in again.history
+    assert not [m for m in again.history if "EXTERNAL" in m["text"]]  # the server's hand-back was never typed
     again.close()
     customer.close()
 

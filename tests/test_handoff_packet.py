@@ -260,3 +260,10 @@ def test_the_documented_example_is_this_packet() -> None:
     text = doc.split("```text\n", 1)[1].split("```", 1)[0]
     assert example == packet()
     assert text == packet_text(packet())
+
+
+def test_what_the_server_triggered_is_not_a_customer_line() -> None:
+    # A second handoff in the same conversation: the first one's hand-back is in the tracker.
+    handed_back = user(20, "EXTERNAL: handoff_ended", metadata={"is_external": True})
+    lines = packet([*EVENTS, handed_back])["transcript"]
+    assert [line for line in lines if "EXTERNAL" in line["text"]] == []

@@ -61,6 +61,7 @@ def test_transcript_shows_typed_text_button_titles_and_bot_messages_only():
         ActionExecuted("utter_greet"),
         BotUttered("Hi!"),
         UserUttered("/faq", metadata={"display": "Return policy"}, message_id="m1"),
+        UserUttered.create_external("handoff_ended", []),  # the server's hand-back: never typed
         BotUttered("Was this helpful?", data={"buttons": [{"title": "Yes", "payload": "/affirm"}]}),
     ]
     assert transcript(events) == [

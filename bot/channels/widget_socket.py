@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.session_ids import SessionIds
+from bot.channels.shown import shown_user_text
 from bot.security.limits import MessageLimits, limits_from_credentials
 
 logger = logging.getLogger(__name__)
@@ -73,11 +74,9 @@ def transcript(events: Iterable[Event]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     for event in events:
         if isinstance(event, UserUttered):
-            metadata = event.metadata or {}
-            if metadata.get("hidden"):
-                continue  # the widget's own opening message, never typed by the customer
-            text = metadata.get("display") or event.text or ""
-            messages.append({"sender": "user", "text": text, "id": event.message_id})
+            text = shown_user_text(event.text, event.metadata)
+            if text is not None:
+                messages.append({"sender": "user", "text": text, "id": event.message_id})
         elif isinstance(event, BotUttered) and (event.text or event.data.get("buttons")):
             agent = (event.metadata or {}).get("agent_name") or (event.metadata or {}).get("agent")
             message: dict[str, Any] = {"sender": "agent" if agent else "bot", "text": event.text or ""}

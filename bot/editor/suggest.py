@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 from rapidfuzz import fuzz, process
 
+from bot.channels.shown import shown_user_text
 from bot.editor.tracker_events import TrackedEvent
 from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
 from bot.matching.matcher import Matcher
@@ -172,11 +173,10 @@ def _conversation_messages(events: list[TrackedEvent]) -> list[CustomerMessage]:
 
 def _visible(event: TrackedEvent) -> bool:
     """Typed by the customer: not a button payload ("/affirm"), a hidden greeting or an EXTERNAL trigger."""
-    text = event.data.get("text")
-    metadata = event.data.get("metadata") or {}
-    if not isinstance(text, str) or not text.strip() or text.startswith(("/", "EXTERNAL:")):
+    text, metadata = event.data.get("text"), event.data.get("metadata")
+    if not isinstance(text, str) or text.startswith("/") or not isinstance(metadata or {}, Mapping):
         return False
-    return not (isinstance(metadata, Mapping) and (metadata.get("hidden") or metadata.get("is_external")))
+    return shown_user_text(text, metadata) is not None
 
 
 def _language(value: object) -> str | None:

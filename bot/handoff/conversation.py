@@ -21,6 +21,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.rest import Mailbox
+from bot.channels.shown import shown_user_text
 from bot.channels.widget_socket import WidgetOutput
 
 
@@ -33,10 +34,9 @@ class AgentName:
 def message_of(event: Event) -> dict[str, Any] | None:
     """A user or bot event as the console shows it (`docs/console-api.md`); None for what nobody saw."""
     if isinstance(event, UserUttered):
-        metadata = event.metadata or {}
-        if metadata.get("hidden") or not (event.text or "").strip() or event.intent_name in _TRIGGERED:
+        text = shown_user_text(event.text, event.metadata)
+        if text is None:
             return None
-        text = metadata.get("display") or event.text
         return {"id": event.message_id, "at": _iso(event.timestamp), "sender": "customer", "text": text}
     if isinstance(event, BotUttered) and (event.text or "").strip():
         metadata = event.metadata or {}
@@ -51,9 +51,6 @@ def message_of(event: Event) -> dict[str, Any] | None:
             message["agent_name"] = metadata.get("agent_name") or metadata["agent"]
         return message
     return None
-
-
-_TRIGGERED = {"handoff_ended", "handoff_timeout"}  # intents the server triggers, never typed
 
 
 def transcript(tracker: DialogueStateTracker) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, TypedDict
 
+from bot.channels.shown import shown_user_text
 from bot.knowledge.schema import LANGUAGES
 
 PACKET_SCHEMA_VERSION = 1
@@ -127,12 +128,12 @@ def _message(event: Mapping[str, Any]) -> _Message | None:
     metadata = event.get("metadata") or {}
     at = _iso(datetime.fromtimestamp(event["timestamp"], timezone.utc)) if event.get("timestamp") else None
     if kind == "user":
-        if metadata.get("hidden"):  # the widget's opening "/greet": sent for the customer, not by them
+        text = shown_user_text(event.get("text"), metadata)
+        if text is None:
             return None
-        text = metadata.get("display") or event.get("text") or ""  # a button click shows its title, not its payload
         faq = (event.get("parse_data") or {}).get("faq")
         line: TranscriptLine = {"at": at, "sender": "customer", "text": _cut(str(text))}
-        return _Message(line, faq if isinstance(faq, Mapping) else None) if text else None
+        return _Message(line, faq if isinstance(faq, Mapping) else None)
     if kind == "bot":
         titles = [str(b.get("title", "")) for b in (event.get("data") or {}).get("buttons") or []]
         text = " ".join(part for part in (event.get("text") or "", f"[{' | '.join(titles)}]" if titles else "") if part)
