@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.console.agents import agents_online
 from bot.handoff.packet import build_packet
 from bot.handoff.store import Handoff, create_handoff, get_handoff, new_handoff_id, open_handoff_for, queue_position
 from bot.handoff.webhook import HandoffSettings, enqueue_handoff_deliveries
-from bot.storage.database import StorageError, transaction
+from bot.storage.database import write_with_new_id
 from bot.tickets.sla import SupportCalendar, is_open, reply_by
 
 
@@ -62,8 +61,8 @@ def request_handoff(
         return Closed(reply_by(calendar, now))
     if agents_online(engine, now) == 0:
         return NoAgent(reply_by(calendar, now))
-    for _ in range(5):  # a clash of random ids is rare; try another
-        handoff_id = new_handoff_id()
+
+    def write(connection: Connection, handoff_id: str) -> None:
         packet = build_packet(
             handoff_id=handoff_id,
             conversation_id=conversation_id,
@@ -73,24 +72,18 @@ def request_handoff(
             slots=slots,
             created_at=now,
         )
-        try:
-            with transaction(engine) as connection:
-                create_handoff(
-                    connection,
-                    handoff_id=handoff_id,
-                    conversation_id=conversation_id,
-                    reason=reason,
-                    language=language,
-                    customer_name=packet["customer"].get("name"),
-                    packet=dict(packet),
-                    now=now,
-                )
-                enqueue_handoff_deliveries(connection, packet, now, deliveries)
-        except StorageError as error:
-            if isinstance(error.__cause__, sa.exc.IntegrityError):
-                continue
-            raise
-        handoff = get_handoff(engine, handoff_id)
-        assert handoff is not None  # just committed
-        return Queued(handoff, queue_position(engine, handoff))
-    raise StorageError("could not find a free handoff id")
+        create_handoff(
+            connection,
+            handoff_id=handoff_id,
+            conversation_id=conversation_id,
+            reason=reason,
+            language=language,
+            customer_name=packet["customer"].get("name"),
+            packet=dict(packet),
+            now=now,
+        )
+        enqueue_handoff_deliveries(connection, packet, now, deliveries)
+
+    handoff = get_handoff(engine, write_with_new_id(engine, new_handoff_id, write))
+    assert handoff is not None  # just committed
+    return Queued(handoff, queue_position(engine, handoff))

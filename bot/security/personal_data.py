@@ -98,8 +98,14 @@ def select(connection: Connection, subject: Subject) -> Selection:
         for ticket_id, conversation_id in connection.execute(by_ticket):
             chosen.ticket_ids.add(ticket_id)
             chosen.conversations.add(conversation_id)
-    in_conversations = tickets.c.conversation_id.in_(chosen.conversations)
-    chosen.ticket_ids.update(connection.execute(sa.select(tickets.c.id).where(in_conversations)).scalars())
+    return _with_what_belongs(connection, chosen)
+
+
+def _with_what_belongs(connection: Connection, chosen: Selection) -> Selection:
+    """Add the tickets and handoffs of the chosen conversations."""
+    chosen.ticket_ids.update(
+        connection.execute(sa.select(tickets.c.id).where(tickets.c.conversation_id.in_(chosen.conversations))).scalars()
+    )
     chosen.handoff_ids.update(
         connection.execute(
             sa.select(handoffs.c.id).where(handoffs.c.conversation_id.in_(chosen.conversations))
@@ -178,15 +184,7 @@ def purge(connection: Connection, older_than: datetime, actor: str, now: datetim
             )
         ).scalars()
     )
-    chosen = Selection(conversations=stale - busy)
-    chosen.ticket_ids.update(
-        connection.execute(sa.select(tickets.c.id).where(tickets.c.conversation_id.in_(chosen.conversations))).scalars()
-    )
-    chosen.handoff_ids.update(
-        connection.execute(
-            sa.select(handoffs.c.id).where(handoffs.c.conversation_id.in_(chosen.conversations))
-        ).scalars()
-    )
+    chosen = _with_what_belongs(connection, Selection(conversations=stale - busy))
     counts = _delete(connection, chosen, outbox.c.reference.in_(chosen.ticket_ids | chosen.handoff_ids))
     audit(connection, "purge", f"older than {older_than.isoformat()}", len(chosen.conversations), counts, actor, now)
     return counts

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,3 +69,22 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
     except sa.exc.SQLAlchemyError as error:
         raise StorageError(f"database error: {error.__class__.__name__}") from error
+
+
+ID_ATTEMPTS = 5  # a clash of random ids is rare; after this many something else is wrong
+
+
+def write_with_new_id(engine: Engine, new_id: Callable[[], str], write: Callable[[Connection, str], None]) -> str:
+    """Run `write(connection, id)` in one transaction with a fresh random id, another one if that id is taken;
+    the id used. StorageError when the database fails, or when no free id turns up."""
+    for _ in range(ID_ATTEMPTS):
+        candidate = new_id()
+        try:
+            with transaction(engine) as connection:
+                write(connection, candidate)
+            return candidate
+        except StorageError as error:
+            if isinstance(error.__cause__, sa.exc.IntegrityError):
+                continue
+            raise
+    raise StorageError(f"no free id after {ID_ATTEMPTS} attempts")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from bot.storage.database import StorageError, as_utc, reading, transaction
+from bot.storage.database import as_utc, reading, transaction, write_with_new_id
 from bot.storage.outbox import enqueue_email
 from bot.storage.tables import ticket_events, tickets
 
@@ -87,39 +87,31 @@ def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | 
 
     Raises StorageError when the database cannot take it: nothing is half-written.
     """
-    for _ in range(5):  # a clash of random ids is rare; try another
-        ticket_id = new_ticket_id()
-        try:
-            with transaction(engine) as connection:
-                connection.execute(
-                    tickets.insert().values(
-                        id=ticket_id,
-                        status="open",
-                        name=ticket.name,
-                        email=ticket.email,
-                        phone=ticket.phone,
-                        order_number=ticket.order_number,
-                        category=ticket.category,
-                        description=ticket.description,
-                        language=ticket.language,
-                        conversation_id=ticket.conversation_id,
-                        transcript=json.dumps(list(ticket.transcript), ensure_ascii=False),
-                        reply_by=ticket.reply_by,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                connection.execute(
-                    ticket_events.insert().values(ticket_id=ticket_id, status="open", actor="customer", at=now)
-                )
-                if email is not None:
-                    enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
-            return ticket_id
-        except StorageError as error:
-            if isinstance(error.__cause__, sa.exc.IntegrityError):
-                continue
-            raise
-    raise StorageError("could not find a free ticket id")
+
+    def write(connection: Connection, ticket_id: str) -> None:
+        connection.execute(
+            tickets.insert().values(
+                id=ticket_id,
+                status="open",
+                name=ticket.name,
+                email=ticket.email,
+                phone=ticket.phone,
+                order_number=ticket.order_number,
+                category=ticket.category,
+                description=ticket.description,
+                language=ticket.language,
+                conversation_id=ticket.conversation_id,
+                transcript=json.dumps(list(ticket.transcript), ensure_ascii=False),
+                reply_by=ticket.reply_by,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        connection.execute(ticket_events.insert().values(ticket_id=ticket_id, status="open", actor="customer", at=now))
+        if email is not None:
+            enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
+
+    return write_with_new_id(engine, new_ticket_id, write)
 
 
 def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
