@@ -8,7 +8,7 @@ agents (or two servers) cannot both claim or end the same handoff.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,7 +42,12 @@ class Handoff:
     claimed_at: datetime | None
     ended_at: datetime | None
     ticket_id: str | None
-    packet: dict[str, Any]
+    # Kept as stored: the console's queue is read every second and never needs the packet itself.
+    packet_json: str = field(repr=False)
+
+    @property
+    def packet(self) -> dict[str, Any]:
+        return json.loads(self.packet_json)
 
     def summary(self) -> dict[str, Any]:
         """What the console's queue shows (no packet)."""
@@ -229,7 +234,7 @@ def _handoff(row: Any) -> Handoff:
         claimed_at=_utc_or_none(row.claimed_at),
         ended_at=_utc_or_none(row.ended_at),
         ticket_id=row.ticket_id,
-        packet=json.loads(row.packet),
+        packet_json=row.packet,
     )
 
 
