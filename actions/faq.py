@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from bot.handoff.upset import detect_upset
-from bot.knowledge.response_translations import variant_for
+from bot.knowledge.response_translations import response_text as text_in_language
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.names import (
     ACTION_ANSWER_FAQ,
@@ -46,10 +46,8 @@ def language_of(tracker: Tracker) -> str:
 
 
 def response_text(domain: dict[str, Any], name: str, language: str, default: str) -> str:
-    """A response's text in `language`: its variant conditioned on that language, else the plain one."""
-    variants = domain.get("responses", {}).get(name, [])
-    variant = variant_for(variants, language) or variant_for(variants, DEFAULT_LANGUAGE)
-    return variant.get("text", default) if variant else default
+    """A response's text in `language` from the domain the action server was sent."""
+    return text_in_language(domain.get("responses") or {}, name, language, default)
 
 
 def facts_for(knowledge: KnowledgeBase, language: str) -> dict[str, str]:

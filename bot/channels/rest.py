@@ -18,7 +18,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.knowledge.response_translations import variant_for
+from bot.knowledge.response_translations import response_text
 from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
 from bot.security.limits import MessageLimits, limits_from_credentials
 
@@ -95,9 +95,8 @@ class SupportRestInput(RestInput):
             DEFAULT_LANGUAGE,
         )
         agent = getattr(self.app.ctx, "agent", None) if self.app else None
-        variants = agent.domain.responses.get(name, []) if agent and agent.domain else []
-        variant = variant_for(variants, language) or variant_for(variants, DEFAULT_LANGUAGE) or {}
-        text = variant.get("text", name).format(**values)
+        responses = agent.domain.responses if agent and agent.domain else {}
+        text = response_text(responses, name, language, name).format(**values)
         return response.json([{"recipient_id": sender, "text": text}], status=status, headers=headers)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -6,6 +6,7 @@ A response is translated with Rasa's conditional response variations on the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -51,3 +52,10 @@ def variant_for(variants: list[dict], language: str) -> dict | None:
     """The variant written for `language` (English: the one without a language condition), or None."""
     wanted = None if language == DEFAULT_LANGUAGE else language
     return next((v for v in variants if _language_of(v) == wanted), None)
+
+
+def response_text(responses: Mapping[str, list[dict]], name: str, language: str, default: str) -> str:
+    """A response's text in `language`: its variant for that language, else the English one, else `default`."""
+    variants = responses.get(name) or []
+    variant = variant_for(variants, language) or variant_for(variants, DEFAULT_LANGUAGE)
+    return variant.get("text", default) if variant else default
