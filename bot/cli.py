@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timezone
@@ -41,7 +40,7 @@ from bot.security.redaction import product_redactor
 from bot.security.retention import purge_once
 from bot.settings import load_settings
 from bot.storage.database import StorageError, create_engine
-from bot.storage.tracker_store import DEFAULT_TRACKER_FILE, configured_tracker_url, open_tracker, tracker_url
+from bot.storage.tracker_store import configured_tracker_file, configured_tracker_url, open_tracker, tracker_url
 from bot.tickets.sla import load_calendar
 from bot.tickets.store import STATUSES, Ticket, get_ticket, list_tickets, normalise_ticket_id, set_status
 
@@ -406,7 +405,7 @@ def _data_subject(args: argparse.Namespace) -> Subject:
 
 
 def _tracker_file(args: argparse.Namespace) -> Path:
-    return Path(args.tracker_db or os.environ.get("SUPPORTBOT_TRACKER_DB") or DEFAULT_TRACKER_FILE)
+    return Path(args.tracker_db) if args.tracker_db else configured_tracker_file()
 
 
 def cmd_data_export(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from functools import partial
-from pathlib import Path
 
 from rasa.core.run import close_resources, configure_app, create_http_input_channels, load_agent_on_start
 from rasa.core.utils import AvailableEndpoints
@@ -25,6 +24,7 @@ from bot.security import api_guard, retention
 from bot.security.redaction import product_redactor, redact_logs
 from bot.settings import load_settings
 from bot.storage.database import create_engine
+from bot.storage.tracker_store import configured_tracker_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,11 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     api_guard.install(app)
     web.install(app)
     app.register_listener(partial(load_agent_on_start, args.model, endpoints, None), "before_server_start")
-    console_setup.install(app, args.endpoints)
-    if days is not None:
-        settings = load_settings()
-        tracker_db = Path(os.environ.get("SUPPORTBOT_TRACKER_DB", "var/tracker.db"))
-        retention.install(app, create_engine(settings.database_url, settings.database_timeout), tracker_db, days)
+    settings = load_settings()
+    engine = create_engine(settings.database_url, timeout=settings.database_timeout)  # the product database
+    console_setup.install(app, engine, args.endpoints)
+    retention.install(app, engine, configured_tracker_file(), days)
     app.register_listener(close_resources, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=1, access_log=False)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from sanic import Sanic
+from sqlalchemy.engine import Engine
 
 from bot.console import api
 from bot.console.live import ConsoleHub, watch_queue
@@ -13,16 +14,13 @@ from bot.handoff.conversation import HandedOffConversations
 from bot.handoff.store import Handoff
 from bot.handoff.thresholds import load_thresholds
 from bot.settings import load_settings
-from bot.storage.database import create_engine
 from bot.tickets.sla import load_calendar
 
 
-def install(app: Sanic, endpoints_path: str) -> None:
+def install(app: Sanic, engine: Engine, endpoints_path: str) -> None:
     """The console's routes, the hub the widget's channel relays customer messages to, and the queue watcher."""
-    settings = load_settings()
     thresholds = load_thresholds(endpoints_path)
-    calendar = load_calendar(settings.support_config)
-    engine = create_engine(settings.database_url, timeout=settings.database_timeout)
+    calendar = load_calendar(load_settings().support_config)
     hub = ConsoleHub(engine)
     app.ctx.handoff_relay = hub  # read by bot.channels.widget_socket
 
