@@ -20,15 +20,21 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions import services
+from bot import observability
+
 TOKEN_HEADER = "X-Supportbot-Action-Token"
 MIN_TOKEN_CHARS = 16
+# The Rasa server keeps its connections here open (bot.rasa_speedups); Sanic's default, 5 s, would
+# close them between two quiet messages.
+KEEP_ALIVE_SECONDS = 60
 
 
 def guard(app: Sanic, token: str) -> None:
     """Refuse action calls without the shared secret (the health check stays open)."""
 
     async def check(request: Request) -> HTTPResponse | None:
-        if request.path.rstrip("/") == "/health":
+        if request.path.rstrip("/") == "/health" or request.path in observability.OWN_AUTH_PATHS:
             return None
         given = request.headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode(), token.encode()):
@@ -52,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     utils.update_sanic_log_level()
     app = create_app(args.actions, cors_origins=None)  # only the Rasa server calls it, never a browser
     guard(app, token)
+    observability.install_action_server(app, services.engine)  # /health/live, /health/ready, /metrics
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
     logging.getLogger(__name__).info("Action server on http://%s:%s", args.host, args.port)
     app.run(args.host, args.port, workers=1, access_log=False)
     return 0

@@ -13,7 +13,8 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.exceptions import RasaException
+
+from bot.in_process_actions import InProcessActions
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +46,30 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise
 
 
+_in_process: InProcessActions | None = None
+
+
 async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list:
-    """A custom action, or an apology when the action server is down or failing.
+    """A custom action (in this process when endpoints.yml says so), or an apology when it fails.
 
     Rasa logs the error and answers nothing: the customer is left waiting. Their message is
     already in the tracker, so nothing is lost; they are told to try again.
     """
     try:
+        if _in_process is not None and _in_process.runs(self.name()):
+            return await _in_process.run(self, output_channel, nlg, tracker, domain)
         return await _run_remote_action(self, output_channel, nlg, tracker, domain)
     except ActionExecutionRejection:
         raise  # a form's "that is not an answer to my question": Rasa's normal flow
-    except RasaException:
+    except Exception:  # the action server down or failing, or a bug in an in-process action
         logger.exception("custom action %s failed; the customer is told to try again", self.name())
         message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name())
         return [create_bot_utterance(message)] if message else []
 
 
-def apply() -> None:
+def apply(in_process: InProcessActions | None = None) -> None:
+    """Install the fixes; `in_process`: the custom actions to run in this process (bot.in_process_actions)."""
+    global _in_process
+    _in_process = in_process
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from rasa.core.utils import AvailableEndpoints
 from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
-from bot import rasa_patches, web
+from bot import in_process_actions, observability, rasa_patches, rasa_speedups, web
 from bot.console import setup as console_setup
 from bot.security import api_guard, retention
 from bot.security.redaction import product_redactor, redact_logs
@@ -52,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging_and_warnings(level)
     configure_structlog(level)
     redact_logs(product_redactor())  # customers' e-mail, phone, card and order numbers never reach the log
-    rasa_patches.apply()
-
     endpoints = AvailableEndpoints.read_endpoints(args.endpoints)
+    try:
+        in_process = in_process_actions.from_endpoint(endpoints.action)
+    except ValueError as error:
+        print(f"{args.endpoints}: {error}", file=sys.stderr)
+        return 2
+    rasa_patches.apply(in_process)
+    rasa_speedups.apply()
     app = configure_app(
         create_http_input_channels(None, args.credentials),
         auth_token=token,
@@ -68,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     engine = create_engine(settings.database_url, timeout=settings.database_timeout)  # the product database
     console_setup.install(app, engine, args.endpoints)
+    observability.install(app, engine)  # /health/live, /health/ready, /metrics
     retention.install(app, engine, configured_tracker_file(), days)
     app.register_listener(close_resources, "after_server_stop")
+    app.register_listener(rasa_speedups.close_kept_sessions, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
     app.run(host=args.host, port=args.port, workers=1, access_log=False)
     return 0

@@ -66,6 +66,10 @@ class SupportRestInput(RestInput):
     def refusal(self, request: Request) -> HTTPResponse | None:
         """An answer instead of handling: a malformed request (400), a message over the size cap, or sent too fast."""
         try:
+            (request.body or b"").decode("utf-8")
+        except UnicodeDecodeError:  # said plainly: Sanic's JSON error would not say what is wrong
+            return response.json({"error": "the body is not valid UTF-8"}, status=400)
+        try:
             body = request.json
         except Exception:  # Sanic's own error for a body that is not JSON
             body = None

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from bot.tickets.store import STATUSES, get_ticket, list_tickets, set_status
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+OPENAPI = Path(__file__).resolve().parent / "openapi.yaml"  # the API's description (docs/console-api.md)
 STATIC_FILES = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
@@ -55,6 +56,7 @@ MAX_BODY_BYTES = 16 * 1024
 LOGIN_ATTEMPTS_PER_USER = 5  # failed log-ins allowed per username ...
 LOGIN_ATTEMPTS_PER_ADDRESS = 20  # ... and per address (an office shares one) ...
 LOGIN_WINDOW_SECONDS = 300  # ... within this many seconds
+EDGE_DAYS = timedelta(days=400)  # a report's days stay this far from date.min/max: its arithmetic must not overflow
 # A page that cannot be framed, loads nothing from elsewhere and runs only its own script.
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -137,14 +139,19 @@ def install(
 
         return checked
 
-    def body(request: Request) -> dict[str, Any] | None:
-        if len(request.body or b"") > MAX_BODY_BYTES:
-            return None
+    def body(request: Request) -> dict[str, Any] | HTTPResponse:
+        """The JSON object a POST sends, or a 400 that says what is wrong with it."""
+        raw = request.body or b"{}"
+        if len(raw) > MAX_BODY_BYTES:
+            return error(400, f"the body is over {MAX_BODY_BYTES // 1024} KiB")
         try:
-            value = json.loads(request.body or b"{}")
+            # Decoded first and strictly: json.loads(bytes) would guess UTF-16/32 from the first bytes.
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return error(400, "the body is not valid UTF-8")
         except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
+            return error(400, "the body is not JSON")
+        return value if isinstance(value, dict) else error(400, "the body must be a JSON object")
 
     def me(session: Session) -> dict[str, Any]:
         agent = session.agent
@@ -176,11 +183,18 @@ def install(
             raise NotFound(f"no console file {name}")
         return await response.file(STATIC / name, mime_type=STATIC_FILES[name], headers=PAGE_HEADERS)
 
+    @console.get("/openapi.yaml")
+    async def openapi(_: Request) -> HTTPResponse:
+        # The API's description is in the repository anyway; serving it lets tools check a live console.
+        return await response.file(OPENAPI, mime_type="application/yaml; charset=utf-8")
+
     # --- log-in -----------------------------------------------------------------------------------------------------
 
     @console.post("/api/login")
     async def login(request: Request) -> HTTPResponse:
-        details = body(request) or {}
+        details = body(request)
+        if isinstance(details, HTTPResponse):
+            return details  # no log-in was tried, so it does not count as a failed one
         username, password = str(details.get("username") or "").strip().lower(), str(details.get("password") or "")
         address = request.remote_addr or request.ip or "unknown"
         keys = (f"ip:{address}", f"user:{username}")
@@ -207,7 +221,15 @@ def install(
     async def logout(request: Request, session: Session) -> HTTPResponse:
         await run(log_out, engine, request.cookies.get(COOKIE) or "")
         answer = response.json({})
-        del answer.cookies[COOKIE]
+        # Expired with the path it was set with: `del answer.cookies[...]` sends no path, and a browser
+        # then keeps the /console cookie (the default path would be /console/api).
+        answer.cookies[COOKIE] = ""
+        gone = answer.cookies[COOKIE]
+        gone["path"] = "/console"
+        gone["max-age"] = 0
+        gone["expires"] = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        gone["httponly"] = True
+        gone["samesite"] = "Strict"
         return answer
 
     @console.get("/api/me")
@@ -259,7 +281,9 @@ def install(
     @agent_only
     async def reply(request: Request, session: Session, handoff_id: str) -> HTTPResponse:
         details = body(request)
-        text = str((details or {}).get("text") or "").strip()
+        if isinstance(details, HTTPResponse):
+            return details
+        text = str(details.get("text") or "").strip()
         if not text or len(text) > MAX_REPLY_CHARS:
             return error(400, f"a reply is 1 to {MAX_REPLY_CHARS} characters")
         handoff = await mine(session, handoff_id)
@@ -334,7 +358,9 @@ def install(
     @console.post("/api/tickets/<ticket_id>/status")
     @agent_only
     async def ticket_status(request: Request, session: Session, ticket_id: str) -> HTTPResponse:
-        details = body(request) or {}
+        details = body(request)
+        if isinstance(details, HTTPResponse):
+            return details
         status, note = details.get("status"), str(details.get("note") or "").strip() or None
         if status not in STATUSES:
             return error(400, f"status is one of {', '.join(STATUSES)}")
@@ -351,6 +377,7 @@ def install(
     async def report(request: Request, session: Session) -> HTTPResponse:
         try:
             since, until = (parse_day(request.args.get(name), name) for name in ("since", "until"))
+            _within_calendar(since=since, until=until)
             period = period_for(calendar.timezone, since, until)
         except ValueError as problem:
             return error(400, str(problem))
@@ -390,6 +417,13 @@ def install(
             hub.sockets.discard(ws)
 
     app.blueprint(console)
+
+
+def _within_calendar(**days: date | None) -> None:
+    """ValueError for a day so near year 1 or 9999 that the report's day arithmetic would overflow (a 500 before)."""
+    for name, day in days.items():
+        if day is not None and not date.min + EDGE_DAYS <= day <= date.max - EDGE_DAYS:
+            raise ValueError(f"{name} must be between {date.min + EDGE_DAYS} and {date.max - EDGE_DAYS}, got {day}")
 
 
 def _frame(raw: Any) -> dict[str, Any]:
