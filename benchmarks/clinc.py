@@ -10,11 +10,17 @@ Two thresholds: (a) each system's own, as shipped (ours: the FallbackClassifier 
 config.yml on the calibrated score; the anchor: its FallbackClassifier, `nlu_fallback` = out of
 scope); (b) tuned on val + oos_val to maximise in-scope accuracy + out-of-scope recall, as the
 CLINC150 paper does.
+
+Run alone: `python -m benchmarks.clinc [--ours-only] [--sizes 10 100] [--quick]` (the anchor trains
+DIET for about ten minutes per size; `--ours-only` skips it). `python -m benchmarks.run` runs it too.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +31,7 @@ import numpy as np
 from benchmarks import rasa_default
 from bot.knowledge.schema import FaqEntry, KnowledgeBase
 from bot.matching.matcher import Matcher, MatcherSettings
-from bot.pipeline_config import PipelineConfig
+from bot.pipeline_config import PipelineConfig, read_pipeline_config
 
 OUT_OF_SCOPE = "oos"
 SPLITS = ("val", "oos_val", "test", "oos_test")  # val: tuning; test: reported
@@ -191,3 +197,43 @@ def measure_anchor(
                "train_s": train_seconds, "predict_s": time.perf_counter() - began}
     save(out, predictions, summary)
     return summary
+
+
+def _line(name: str, summary: dict) -> str:
+    shipped, tuned = summary["shipped"], summary["tuned"]
+    return (
+        f"{name}: top-1 {summary['top1']:.1%}; (a) own threshold: in-scope {shipped['in_scope_accuracy']:.1%}, "
+        f"out-of-scope recall {shipped['oos_recall']:.1%}; (b) tuned on val ({tuned['threshold']:.3f}): "
+        f"in-scope {tuned['in_scope_accuracy']:.1%}, out-of-scope recall {tuned['oos_recall']:.1%}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.clinc", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/clinc150/data_full.json"),
+                        help="CLINC150's data_full.json")
+    parser.add_argument("--config", type=Path, default=Path("config.yml"), help="Rasa config with our settings")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="phrasings per intent")
+    parser.add_argument("--ours-only", action="store_true", help="skip Rasa's default pipeline (trains DIET)")
+    parser.add_argument("--quick", action="store_true", help="every 10th evaluation query")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for per-query JSON")
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"{args.data}: not found (CLINC150's data_full.json from clinc/oos-eval)", file=sys.stderr)
+        return 2
+    data = load(args.data)
+    split_queries = queries(data, 10 if args.quick else 1)
+    config = read_pipeline_config(args.config)
+    for size in args.sizes:
+        intents = phrasings(data["train"], size)
+        ours = measure_ours(intents, split_queries, config, args.out / f"clinc{size}_ours.json")
+        print(_line(f"CLINC-{size} ours", ours), flush=True)
+        if not args.ours_only:
+            with tempfile.TemporaryDirectory() as folder:
+                summary = measure_anchor(intents, split_queries, Path(folder), args.out / f"clinc{size}_anchor.json")
+            print(_line(f"CLINC-{size} Rasa default pipeline", summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -90,3 +90,9 @@ def test_faq_object_has_exactly_the_designed_shape(matcher):
 def test_small_talk_is_an_intent_not_an_faq(matcher):
     best = matcher.match("thanks a lot").best
     assert best.label == "thanks" and not best.is_faq
+
+
+@pytest.mark.parametrize("text", ["cancel", "stop", "batal"])
+def test_a_bare_cancel_stops_a_running_form(matcher, text):
+    """Outside a form "cancel" is about cancelling an order; inside one it stops the form."""
+    assert matcher.match_words([text], in_form=True).ranking[0].label == "stop_form"

@@ -1,4 +1,4 @@
-from bot.matching.normalise import Normaliser, normaliser_for
+from bot.matching.normalise import Normaliser, _reduplication, normaliser_for
 
 
 def test_lower_cases_drops_punctuation_and_lemmatises():
@@ -33,3 +33,12 @@ def test_stop_words_are_flagged():
 def test_every_language_has_a_normaliser():
     for language in ("en", "ms", "id", "tl", "vi"):
         assert Normaliser(language).norms("Hello") == ["hello"]
+
+
+def test_a_reduplication_is_its_words_in_malay_and_indonesian():
+    """Their tokenizer-exception lists of reduplications are left out (seconds at every start)."""
+    for language in ("ms", "id"):
+        words = [t.text for t in normaliser_for(language).tokens("barang-barang saya rusak")]
+        assert words == ["barang", "barang", "saya", "rusak"], language
+    assert _reduplication("kupu-kupu") and _reduplication("Beresah-resah") and _reduplication("sayur-mayur")
+    assert not _reduplication("e-mail") and not _reduplication(":-)") and not _reduplication("x-ray")

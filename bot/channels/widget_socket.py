@@ -13,7 +13,9 @@ coroutine it does not await. This subclass keeps Rasa's events (`session_request
 - the conversation so far (`history`) when a browser comes back, read from the tracker store,
   so a reload or another page of the shop shows the same chat;
 - an acknowledgement once a message is handled, and no second handling of a message the
-  browser re-sends after a dropped connection (its id is the Rasa message id).
+  browser re-sends after a dropped connection (its id is the Rasa message id);
+- with several Rasa servers (the cluster, docs/scale.md), emits to a conversation's room reach
+  its browsers on every server through Redis when `SUPPORTBOT_SOCKETIO_REDIS_URL` is set.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from rasa.shared.core.events import BotUttered, Event, UserUttered
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.session_ids import SessionIds
 from bot.channels.shown import shown_user_text
@@ -43,6 +45,20 @@ DEFAULT_MAX_MESSAGE_CHARS = 2000
 MAX_PACKET_BYTES = 64 * 1024
 # What the widget may attach to a message; anything else a client sends is dropped.
 DISPLAY_TEXT_CHARS = 200
+# Where the servers of a cluster pass emits to each other (a Redis URL); unset: one server, no queue.
+REDIS_URL_VARIABLE = "SUPPORTBOT_SOCKETIO_REDIS_URL"
+REDIS_CHANNEL = "supportbot:socketio"
+
+
+def client_manager(environ: dict[str, str] | None = None) -> AsyncRedisManager | None:
+    """python-socketio's Redis message queue when configured, else None (its in-process manager).
+
+    A browser's socket lives on one Rasa server, but an agent's reply or another tab's message is
+    emitted to the conversation's room on whichever server handled it; the queue relays the emit
+    to the servers that hold the room's sockets. Reached with `redis.asyncio` (redis>=4.2).
+    """
+    url = (os.environ if environ is None else environ).get(REDIS_URL_VARIABLE, "")
+    return AsyncRedisManager(url, channel=REDIS_CHANNEL) if url else None
 
 
 class WidgetOutput(SocketIOOutput):
@@ -162,7 +178,10 @@ class WidgetSocketInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(
-            async_mode="sanic", cors_allowed_origins=self.origin_check, max_http_buffer_size=MAX_PACKET_BYTES
+            async_mode="sanic",
+            cors_allowed_origins=self.origin_check,
+            max_http_buffer_size=MAX_PACKET_BYTES,
+            client_manager=client_manager(),
         )
         self.sio = sio
         blueprint = SocketBlueprint(sio, self.socketio_path, "widget_socketio", __name__)

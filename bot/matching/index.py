@@ -9,7 +9,9 @@ so a message that shares words with several of them scores well).
 
 Typos are repaired against the index's own vocabulary with rapidfuzz before
 the words are weighed: "retrun" becomes "return" because "return" is a word
-the knowledge base uses.
+the knowledge base uses. Words that are still unknown then ("sofas") are not
+dropped: they lengthen the message's vector, so a message that shares only
+filler with the knowledge base is far from every phrasing (`unseen_weight`).
 
 Rows are grouped by label and language: a label has a nearest phrasing and a
 centroid per language, so a Malay message can prefer the Malay phrasings and
@@ -39,6 +41,11 @@ class IndexSettings:
     stop_word_weight: float = 0.6  # a stop word counts this much of an informative word
     typo_min_length: int = 4  # shorter words are not repaired: too many near neighbours
     typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs
+    # Words (and character n-grams) of a message that no phrasing uses still count in the message's
+    # length, at this share of the IDF of a feature seen nowhere: "do you sell sofas" is mostly about
+    # sofas, so sharing "do you sell" with a phrasing is a weak match. Words with a digit are exempt
+    # (an order number is data, not topic). 0: unseen words are ignored, as a plain TF-IDF query does.
+    unseen_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,10 @@ class Hit:
 
 def _identity(words: Sequence[str]) -> Sequence[str]:
     return words
+
+
+def _has_digit(word: str) -> bool:
+    return any(c.isdigit() for c in word)
 
 
 class PhrasingIndex:
@@ -121,6 +132,8 @@ class PhrasingIndex:
         self._char_idf = self._char_vectoriser.idf_
         self._char_ngrams = self._char_vectoriser.build_analyzer()
         self._char_offset = len(self._word_columns)
+        # IDF of a feature no phrasing has: scikit-learn's smoothed IDF at document frequency 0.
+        self._unseen_idf = float(np.log(1.0 + len(self.phrasings)) + 1.0)
 
     def _combine(self, word_matrix: sp.spmatrix, char_matrix: sp.spmatrix) -> sp.csr_matrix:
         word_matrix = normalize(sp.csr_matrix(word_matrix).multiply(self._word_scale).tocsr())
@@ -155,39 +168,60 @@ class PhrasingIndex:
         char_matrix = self._char_vectoriser.transform([" ".join(words)])
         return self._combine(word_matrix, char_matrix)
 
-    def query_features(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def query_features(
+        self, words: Sequence[str], stop: Sequence[bool] | None = None, unseen_weight: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(columns, weights) of `vector(words)`, computed in plain Python: scikit-learn's and SciPy's
-        per-call overhead is most of a message's matching time."""
+        per-call overhead is most of a message's matching time.
+
+        With `unseen_weight` > 0 the features no phrasing has (words and character n-grams) still
+        lengthen the message, at that share of the IDF of a feature seen nowhere (the message's
+        `stop` words weighed down as the phrasings' are): each block's cosine then shrinks by the
+        share of the message the index knows. 0 gives exactly the vectorisers' row."""
+        unseen_idf = unseen_weight * self._unseen_idf
+        word_counts = Counter(words)
+        gram_counts = Counter(self._char_ngrams(" ".join(words)))
+        unseen_squares = (0.0, 0.0)
+        if unseen_idf > 0:
+            unseen_squares = self._unseen_squares(words, stop, unseen_idf)
         blocks = (
-            (
-                Counter(w for w in words if w in self._word_columns),
-                self._word_columns,
-                self._word_weights,
-                0,
-                self.settings.word_weight,
-            ),
-            (
-                Counter(g for g in self._char_ngrams(" ".join(words)) if g in self._char_columns),
-                self._char_columns,
-                self._char_idf,
-                self._char_offset,
-                1.0 - self.settings.word_weight,
-            ),
+            (word_counts, self._word_columns, self._word_weights, 0, self.settings.word_weight),
+            (gram_counts, self._char_columns, self._char_idf, self._char_offset, 1.0 - self.settings.word_weight),
         )
         columns: list[np.ndarray] = []
         weights: list[np.ndarray] = []
-        for counts, vocabulary, idf, offset, share in blocks:
-            if not counts:
+        for (counts, vocabulary, idf, offset, share), unseen_square in zip(blocks, unseen_squares, strict=True):
+            known = {f: n for f, n in counts.items() if f in vocabulary}
+            if not known:
                 continue
-            block_columns = np.fromiter((vocabulary[f] for f in counts), dtype=np.int64, count=len(counts))
-            block_weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * idf[block_columns]
-            norm = np.linalg.norm(block_weights)
-            if norm > 0:
+            block_columns = np.fromiter((vocabulary[f] for f in known), dtype=np.int64, count=len(known))
+            block_weights = (1.0 + np.log(np.fromiter(known.values(), dtype=np.float64))) * idf[block_columns]
+            squared = float(block_weights @ block_weights) + unseen_square
+            if squared > 0:
                 columns.append(block_columns + offset)
-                weights.append(block_weights / norm * np.sqrt(share))
+                weights.append(block_weights / np.sqrt(squared) * np.sqrt(share))
         if not columns:
             return np.empty(0, dtype=np.int64), np.empty(0)
         return np.concatenate(columns), np.concatenate(weights)
+
+    def unseen(self, words: Sequence[str]) -> tuple[str, ...]:
+        """The message's words that no phrasing uses and that lower every label's similarity. Words with
+        a digit ("12345", "2x") are data, not topic: an order number says nothing about the question."""
+        return tuple(w for w in words if w not in self._word_columns and not _has_digit(w))
+
+    def _unseen_squares(self, words: Sequence[str], stop: Sequence[bool] | None, idf: float) -> tuple[float, float]:
+        """Squared TF-IDF length of the message's unseen words and of their unseen character n-grams."""
+        stop_of = dict(zip(words, stop, strict=True)) if stop is not None else {}
+        topical = [w for w in words if not _has_digit(w)]
+        stop_weight = self.settings.stop_word_weight
+        word_square = sum(
+            ((1.0 + np.log(n)) * idf * (stop_weight if stop_of.get(w, False) else 1.0)) ** 2
+            for w, n in Counter(topical).items()
+            if w not in self._word_columns
+        )
+        grams = Counter(self._char_ngrams(" ".join(topical))) if topical else Counter()
+        char_square = sum(((1.0 + np.log(n)) * idf) ** 2 for g, n in grams.items() if g not in self._char_columns)
+        return float(word_square), float(char_square)
 
     @staticmethod
     def _dot(matrix_t: sp.csr_matrix, columns: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -198,11 +232,12 @@ class PhrasingIndex:
         values = np.concatenate([data[a:b] * w for (a, b), w in zip(spans, weights, strict=True)])
         return np.bincount(rows, weights=values, minlength=matrix_t.shape[1])
 
-    def search(self, words: Sequence[str], limit: int = 5) -> list[Hit]:
-        """The `limit` (label, language) groups most similar to a message's normalised words, best first."""
+    def search(self, words: Sequence[str], limit: int = 5, stop: Sequence[bool] | None = None) -> list[Hit]:
+        """The `limit` (label, language) groups most similar to a message's normalised words, best first;
+        `stop` flags the message's stop words (for the weight of the words no phrasing uses)."""
         if not words:
             return []
-        columns, weights = self.query_features(words)
+        columns, weights = self.query_features(words, stop, self.settings.unseen_weight)
         if not len(columns):
             return []
         row_similarity = self._dot(self._rows_t, columns, weights)

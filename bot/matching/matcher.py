@@ -1,7 +1,8 @@
 """Match a customer's message against the FAQ entries and the conversational intents.
 
 `Matcher.match` returns every decision with its evidence: the normalised
-words, the typos it repaired, and for each label the calibrated score, the raw
+words, the typos it repaired, the words the knowledge base never uses (they
+lower every score), and for each label the calibrated score, the raw
 similarity and the nearest phrasing. The Rasa component, the CLI and the
 benchmarks all call this, so they all see the same scores.
 """
@@ -80,6 +81,8 @@ class MatchResult:
     ranking: tuple[Candidate, ...]  # best first, FAQ entries and intents together
     suggest_threshold: float
     max_candidates: int
+    # Words no phrasing uses ("sofas" in "do you sell sofas"): they lower every label's similarity.
+    unseen: tuple[str, ...] = ()
 
     @property
     def best(self) -> Candidate | None:
@@ -102,10 +105,11 @@ class MatchResult:
         }
 
     def evidence(self) -> dict:
-        """Why: the words matched, the typos repaired and each label's nearest phrasing."""
+        """Why: the words matched, the typos repaired, the unseen words and each label's nearest phrasing."""
         return {
             "words": list(self.words),
             "repairs": dict(self.repairs),
+            "unseen": list(self.unseen),
             "ranking": [
                 {
                     "label": c.label,
@@ -172,7 +176,8 @@ class Matcher:
                 repairs[word] = fixed
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
-        hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit), language)
+        stop = [normaliser.is_stop(w) for w in repaired]
+        hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit, stop), language)
         informative = self._informative(repaired, language)
         vague = informative if len(repaired) == len(informative) or not self._clearly_closest(hits) else frozenset()
         ranking = self._rank(hits, vague)
@@ -183,6 +188,7 @@ class Matcher:
             ranking=self._prefer_form_intents(ranking) if in_form else ranking,
             suggest_threshold=self.settings.suggest_threshold,
             max_candidates=self.settings.max_candidates,
+            unseen=self.index.unseen(repaired),
         )
 
     def _best_per_label(self, hits: list[Hit], language: str) -> list[Hit]:
@@ -195,11 +201,13 @@ class Matcher:
         return list(best.values())[: self.settings.search_limit]
 
     def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
-        """A form intent close behind the top label takes the top, with both labels' scores."""
+        """A form intent close behind the top label takes the top, with both labels' scores.
+
+        Close in raw similarity: calibrated scores spread a small similarity gap into a large one."""
         if len(ranking) < 2 or ranking[0].label in self.settings.form_intents:
             return ranking
         first, second = ranking[0], ranking[1]
-        close = first.score - second.score <= self.settings.form_intent_margin
+        close = first.similarity - second.similarity <= self.settings.form_intent_margin
         if second.label not in self.settings.form_intents or not close:
             return ranking
         return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])

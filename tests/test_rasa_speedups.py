@@ -1,0 +1,76 @@
+"""The speed-ups change nothing Rasa decides: a copied tracker is the tracker, replayed or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    FollowupAction,
+    LoopInterrupted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+from bot import rasa_speedups
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+def conversation(domain: Domain) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events(
+        "c1",
+        [
+            ActionExecuted("action_listen", timestamp=1),
+            UserUttered("open a ticket", {"name": "open_ticket", "confidence": 1.0}, timestamp=2),
+            ActionExecuted("ticket_form", timestamp=3),
+            ActiveLoop("ticket_form", timestamp=4),
+            SlotSet("requested_slot", "ticket_name", timestamp=5),
+            SlotSet("language", "ms", timestamp=6),
+            BotUttered("Nama anda?", timestamp=7),
+            ActionExecuted("action_listen", timestamp=8),
+            UserUttered("berhenti", {"name": "stop_form", "confidence": 1.0}, timestamp=9),
+            LoopInterrupted(True, timestamp=10),
+            FollowupAction("action_cancel_ticket", timestamp=11),
+        ],
+        domain.slots,
+    )
+
+
+@pytest.fixture
+def fast_copies():
+    original = DialogueStateTracker.copy
+    rasa_speedups.copy_trackers_without_replay()
+    yield
+    DialogueStateTracker.copy = original
+
+
+def test_a_copied_tracker_is_the_replayed_one(domain, fast_copies) -> None:
+    tracker = conversation(domain)
+    copied, replayed = tracker.copy(), tracker.travel_back_in_time(float("inf"))
+    assert copied.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
+    assert copied.current_slot_values() == replayed.current_slot_values()
+    assert copied.active_loop == replayed.active_loop and copied.active_loop.is_interrupted is True
+    assert copied.followup_action == replayed.followup_action == "action_cancel_ticket"
+
+
+def test_changing_the_copy_leaves_the_tracker_alone(domain, fast_copies) -> None:
+    tracker = conversation(domain)
+    before = tracker.current_state(EventVerbosity.ALL)
+    copied = tracker.copy()
+    copied.update(SlotSet("language", "vi", timestamp=12))
+    copied.update(ActiveLoop(None, timestamp=13))
+    copied.update(ActionExecuted("action_cancel_ticket", timestamp=14))
+    assert tracker.current_state(EventVerbosity.ALL) == before
+    assert tracker.get_slot("language") == "ms" and tracker.active_loop_name == "ticket_form"
+    assert len(copied.events) == len(tracker.events) + 3
