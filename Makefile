@@ -68,3 +68,26 @@ lock:
 
 clean:
 	rm -rf $(VENV) models .pytest_cache widget/node_modules
+
+# --- The cluster (issue 9): 2 Rasa replicas + 2 action servers + nginx + PostgreSQL + Redis on 127.0.0.1 ---
+# deploy/cluster.py; docs/scale.md "Cluster". Needs Debian's nginx, redis-server and postgresql (it says so).
+# State (PostgreSQL data, secrets, logs) in var/cluster/; the processes run on until `make cluster-stop`.
+.PHONY: cluster cluster-stop
+
+cluster: $(MODEL) $(WIDGET_PACKAGES)
+	$(BIN)/python -m deploy.cluster start
+
+cluster-stop:
+	$(BIN)/python -m deploy.cluster stop
+
+# ---- Load test (issue 9): simulated customers over REST and socket.io, loopback only (docs/loadtest.md) ----
+.PHONY: loadtest soak
+# Bounded: 100 REST customers asking FAQ questions (30 s), 100 mixed customers with tickets and
+# handoffs (30 s), then 1,000 widgets connecting and held open (60 s), against one started process.
+loadtest: $(MODEL)
+	$(BIN)/python -m benchmarks.loadtest --preset standard $(LOADTEST_FLAGS)
+
+# Ten minutes of steady mixed load; fails when the server's memory grows (trend over the second half).
+SOAK_SECONDS ?= 600
+soak: $(MODEL)
+	$(BIN)/python -m benchmarks.loadtest --soak $(SOAK_SECONDS) $(LOADTEST_FLAGS)
