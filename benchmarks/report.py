@@ -236,7 +236,7 @@ def render(results: dict) -> str:
     end_load = ", ".join(f"{x:.2f}" for x in meta.get("load_average_end", ()))
     return f"""# Benchmarks
 
-Ours (rule-based NLU: fuzzy matcher over `faq/`, RulePolicy + MemoizationPolicy) against
+Ours (rule-based NLU: fuzzy matcher over `faq/`, RulePolicy only; the FAQ actions in process) against
 **Rasa's default pipeline** (DIET + ResponseSelector + FallbackClassifier; TED, Memoization,
 Rule and UnexpecTED policies: `DEFAULT_CONFIG` in `benchmarks/rasa_default.py`), both trained on
 the same data and measured **in the same run, on the same machine**. Other work may share the

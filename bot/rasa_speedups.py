@@ -6,6 +6,7 @@ the behaviour tests run with them on. Applied once by `bot.server`, never during
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import types
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 from rasa.core import processor
+from rasa.core.agent import Agent
 from rasa.core.channels import rest
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.engine.exceptions import GraphRunError
@@ -233,6 +235,30 @@ def recent_view(tracker: DialogueStateTracker, domain: Domain, window: int) -> D
     return DialogueStateTracker.from_events(tracker.sender_id, [*restored, *events[cut:]], domain.slots)
 
 
+# Messages handled at once; the rest wait at the door in arrival order (see admit_in_arrival_order).
+ADMITTED_AT_ONCE = 8
+
+
+def admit_in_arrival_order(limit: int = ADMITTED_AT_ONCE) -> None:
+    """At most `limit` messages are being handled at once; the others wait in arrival order.
+
+    All messages share one event loop: when more arrive than it can handle, every `await` on a
+    message's path puts it behind the work of every other message in flight, and a message with
+    more awaits (a call to the action server) falls further behind each time. Under the load test
+    some REST requests waited 10 s while the median was 0.5 s (docs/loadtest.md). A semaphore
+    admits in order, so a message waits for the ones before it and no longer.
+    """
+    handle = Agent.handle_message
+    doors: dict[int, asyncio.Semaphore] = {}  # one per event loop (tests run several in turn)
+
+    async def handle_message(self: Agent, message: Any) -> Any:
+        door = doors.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(limit))
+        async with door:
+            return await handle(self, message)
+
+    Agent.handle_message = handle_message  # type: ignore[method-assign]
+
+
 def apply() -> None:
     resolve_event_types_once()
     copy_slots_directly()
@@ -241,3 +267,4 @@ def apply() -> None:
     skip_copies_for_silent_debug_logs()
     keep_action_server_connections()
     predict_from_recent_events()
+    admit_in_arrival_order()

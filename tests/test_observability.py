@@ -300,3 +300,13 @@ def test_ready_is_503_while_the_product_database_is_unreachable(bot: RunningBot)
     assert live.status_code == 200  # the process is up: no restart for a database outage
     assert value(samples, "supportbot_database_up") == 0
     assert requests.get(f"{bot.url}/health/ready", timeout=10).status_code == 200  # back when the database is
+
+
+def test_the_action_server_does_not_load_rasa() -> None:
+    """Rasa imports TensorFlow: half a gigabyte and seconds of start-up the action server has no use for."""
+    import subprocess
+    import sys
+
+    check = "import sys, bot.action_server; print(sorted(m for m in ('rasa', 'tensorflow') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from rasa.core.agent import Agent
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -74,3 +76,29 @@ def test_changing_the_copy_leaves_the_tracker_alone(domain, fast_copies) -> None
     assert tracker.current_state(EventVerbosity.ALL) == before
     assert tracker.get_slot("language") == "ms" and tracker.active_loop_name == "ticket_form"
     assert len(copied.events) == len(tracker.events) + 3
+
+
+def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> None:
+    running: list[int] = []
+    most_at_once = 0
+    started: list[int] = []
+
+    async def handle(self: Agent, message: int) -> int:
+        nonlocal most_at_once
+        started.append(message)
+        running.append(message)
+        most_at_once = max(most_at_once, len(running))
+        await asyncio.sleep(0.01 if message % 2 else 0.002)  # uneven work, as with action-server calls
+        running.remove(message)
+        return message
+
+    monkeypatch.setattr(Agent, "handle_message", handle)
+    rasa_speedups.admit_in_arrival_order(limit=3)
+    agent = Agent.__new__(Agent)
+
+    async def flood() -> list[int]:
+        return list(await asyncio.gather(*(agent.handle_message(n) for n in range(20))))
+
+    assert asyncio.run(flood()) == list(range(20))
+    assert most_at_once == 3
+    assert started == list(range(20))  # nobody overtakes at the door

@@ -24,7 +24,6 @@ from sqlalchemy.engine import Engine
 from bot.observability.actions import instrument_executor
 from bot.observability.database import ProductDatabaseCollector
 from bot.observability.health import OK, Probe, database_answers, model_loaded, run_checks, tracker_store_answers
-from bot.observability.messages import instrument
 from bot.observability.metrics import ActionMetrics, MessageMetrics, new_registry
 
 # Routes that check their own access: the action server's shared-secret guard lets them through.
@@ -55,6 +54,9 @@ def install(app: Sanic, engine: Engine, environ: Mapping[str, str] | None = None
     async def count_messages(app: Sanic, _: Any) -> None:
         # After every before_server_start listener, Rasa's load_agent_on_start (which sets app.ctx.agent) included.
         if agent() is not None:
+            # Imported here: it needs Rasa (and so TensorFlow), which the action server must not load.
+            from bot.observability.messages import instrument
+
             instrument(agent(), messages, channels)
 
     app.register_listener(count_messages, "after_server_start")
