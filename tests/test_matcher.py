@@ -96,3 +96,8 @@ def test_small_talk_is_an_intent_not_an_faq(matcher):
 def test_a_bare_cancel_stops_a_running_form(matcher, text):
     """Outside a form "cancel" is about cancelling an order; inside one it stops the form."""
     assert matcher.match_words([text], in_form=True).ranking[0].label == "stop_form"
+
+
+def test_a_description_that_mentions_stop_does_not_stop_a_form(matcher):
+    words = "my order stop here red bell back done please help".split()
+    assert matcher.match_words(words, in_form=True).ranking[0].label != "stop_form"

@@ -49,10 +49,13 @@ class MatcherSettings:
     # the message's own language is searched first, the others are the fallback (Malay and
     # Indonesian share words; code-switched messages contain English).
     other_language_weight: float = 0.9
-    # While a form is running, these intents win a near tie (within this margin) with the label
-    # ahead of them: "cancel" in the middle of the ticket form means "stop the form", not an FAQ.
+    # While a form is running, these intents win a near tie (within this margin of similarity) with
+    # the label ahead of them: "cancel" in the middle of the ticket form means "stop the form", not
+    # an FAQ. Only when the message is close to one of their phrasings (at least this similar): a
+    # description that mentions "stop" among other words is a description.
     form_intents: tuple[str, ...] = ("stop_form",)
     form_intent_margin: float = 0.1
+    form_intent_min_similarity: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,8 @@ class Matcher:
             return ranking
         first, second = ranking[0], ranking[1]
         close = first.similarity - second.similarity <= self.settings.form_intent_margin
-        if second.label not in self.settings.form_intents or not close:
+        similar = second.similarity >= self.settings.form_intent_min_similarity
+        if second.label not in self.settings.form_intents or not close or not similar:
             return ranking
         return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])
 
