@@ -252,7 +252,8 @@ def admit_in_arrival_order(limit: int = ADMITTED_AT_ONCE) -> None:
     doors: dict[int, asyncio.Semaphore] = {}  # one per event loop (tests run several in turn)
 
     async def handle_message(self: Agent, message: Any) -> Any:
-        door = doors.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(limit))
+        loop = id(asyncio.get_running_loop())
+        door = doors.get(loop) or doors.setdefault(loop, asyncio.Semaphore(limit))  # built once, not per message
         async with door:
             return await handle(self, message)
 
