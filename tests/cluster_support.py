@@ -92,6 +92,16 @@ def access_log(cluster: Cluster) -> list[dict[str, str]]:
     return [match.groupdict() for line in lines if (match := ACCESS_LINE.match(line))]
 
 
+def access_log_settled(cluster: Cluster, at_least: int, timeout: float = 5) -> list[dict[str, str]]:
+    """The access log once it holds `at_least` lines: nginx writes a line as the request ends,
+    which may be after the client has its response."""
+    deadline = time.monotonic() + timeout
+    while len(access_log(cluster)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # one more late line would be a request we did not expect: let it show
+    return access_log(cluster)
+
+
 def replica_of(cluster: Cluster, address: str) -> str:
     """The replica (127.0.0.1:port) nginx sends `address`'s requests to while both are up."""
 
