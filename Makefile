@@ -5,12 +5,13 @@ export RASA_TELEMETRY_ENABLED := false
 PYTHON310 ?= $(or $(shell ls $(HOME)/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -n 1),$(shell command -v python3.10))
 VENV := .venv
 BIN := $(VENV)/bin
+AUDIT_VENV := .venv-audit
 MODEL := models/supportbot.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 # The widget's npm packages: the socket.io client it loads, and axe-core for its accessibility test.
 WIDGET_PACKAGES := widget/node_modules/.installed
 
-.PHONY: run test install train lint bench bench-languages lock clean
+.PHONY: run test install train lint bench bench-languages lock clean audit
 
 run: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m bot.serve
@@ -18,7 +19,7 @@ run: $(MODEL) $(WIDGET_PACKAGES)
 # Held-out phrasings per language (not in faq/): answered right at least this often, or the build fails.
 HELDOUT_MIN_ACCURACY := 0.8
 
-test: $(MODEL) $(WIDGET_PACKAGES)
+test: $(MODEL) $(WIDGET_PACKAGES) $(AUDIT_VENV)/.installed
 	$(BIN)/ruff check bot actions tests benchmarks
 	$(BIN)/supportbot faq lint
 	for language in en ms id tl vi; do \
@@ -27,6 +28,16 @@ test: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m pytest -q
 
 install: $(VENV)/.installed $(WIDGET_PACKAGES)
+
+# pip-audit in a venv of its own (AUDIT_VENV), so that its dependencies never move the product's pins.
+$(AUDIT_VENV)/.installed:
+	python3 -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet pip-audit==2.10.1
+	touch $@
+
+# Known advisories in the pins (deploy/audit-exceptions.yml lists the accepted ones, with reasons).
+audit: $(AUDIT_VENV)/.installed $(VENV)/.installed
+	$(BIN)/python -m pytest -q -rs tests/test_dependencies.py
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed (Rasa 3.6 does not run on newer). Install it, or set PYTHON310=/path/to/python3.10"; exit 1; }
@@ -67,7 +78,7 @@ lock:
 	  /tmp/supportbot-lock/bin/pip freeze --exclude supportbot; } > requirements.lock
 
 clean:
-	rm -rf $(VENV) models .pytest_cache widget/node_modules
+	rm -rf $(VENV) $(AUDIT_VENV) models .pytest_cache widget/node_modules
 
 # --- The cluster (issue 9): 2 Rasa replicas + 2 action servers + nginx + PostgreSQL + Redis on 127.0.0.1 ---
 # deploy/cluster.py; docs/scale.md "Cluster". Needs Debian's nginx, redis-server and postgresql (it says so).
