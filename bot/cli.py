@@ -40,7 +40,7 @@ from bot.security.redaction import product_redactor
 from bot.security.retention import purge_once
 from bot.settings import load_settings
 from bot.storage.database import StorageError, create_engine
-from bot.storage.tracker_store import configured_tracker_file, configured_tracker_url, open_tracker, tracker_url
+from bot.storage.tracker_store import configured_tracker_url, open_tracker, tracker_url
 from bot.tickets.sla import load_calendar
 from bot.tickets.store import STATUSES, Ticket, get_ticket, list_tickets, normalise_ticket_id, set_status
 
@@ -404,14 +404,10 @@ def _data_subject(args: argparse.Namespace) -> Subject:
     return Subject(email=args.email, conversation_id=args.conversation)
 
 
-def _tracker_file(args: argparse.Namespace) -> Path:
-    return Path(args.tracker_db) if args.tracker_db else configured_tracker_file()
-
-
 def cmd_data_export(args: argparse.Namespace) -> int:
     """Everything stored about a customer (by e-mail address) or one conversation, as JSON: conversations,
     tickets and their history, handoffs, ratings, feedback, e-mails. The request is recorded, naming no one."""
-    with both_databases(_engine(args), _tracker_file(args)) as connection:
+    with both_databases(_engine(args), _tracker_url(args)) as connection:
         exported = export(connection, _data_subject(args), args.by, datetime.now(timezone.utc))
     text = json.dumps(exported, indent=2, ensure_ascii=False)
     if args.out:
@@ -430,7 +426,7 @@ def cmd_data_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         print("supportbot: this deletes for good; run `supportbot data export` first if needed, then add --yes")
         return EXIT_USAGE
-    with both_databases(_engine(args), _tracker_file(args)) as connection:
+    with both_databases(_engine(args), _tracker_url(args)) as connection:
         counts = delete(connection, _data_subject(args), args.by, datetime.now(timezone.utc))
     print("deleted: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
     return EXIT_OK
@@ -442,7 +438,7 @@ def cmd_data_purge(args: argparse.Namespace) -> int:
     if not args.yes:
         print("supportbot: this deletes for good; add --yes")
         return EXIT_USAGE
-    counts = purge_once(_engine(args), _tracker_file(args), args.older_than_days)
+    counts = purge_once(_engine(args), _tracker_url(args), args.older_than_days)
     print("deleted: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
     return EXIT_OK
 
@@ -477,6 +473,9 @@ def _database_command(
     sub.add_argument("--database", help="SQLAlchemy URL (default: SUPPORTBOT_DATABASE_URL, else var/supportbot.db)")
     sub.set_defaults(handler=handler)
     return sub
+
+
+TRACKER_DB_HELP = "Rasa's tracker store: SQLite file or SQLAlchemy URL (default: SUPPORTBOT_TRACKER_DB)"
 
 
 def _tracker_url(args: argparse.Namespace) -> str:
@@ -581,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
         whose = sub.add_mutually_exclusive_group(required=True)
         whose.add_argument("--email", help="the customer's e-mail address (any case)")
         whose.add_argument("--conversation", help="one conversation id")
-        sub.add_argument("--tracker-db", help="Rasa's tracker store file (default: SUPPORTBOT_TRACKER_DB)")
+        sub.add_argument("--tracker-db", help=TRACKER_DB_HELP)
         sub.add_argument("--by", default="staff", help="who asks (recorded)")
         if name == "export":
             sub.add_argument("--out", help="write to this file instead of the terminal")
@@ -589,7 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--yes", action="store_true", help="really delete")
     purging = _database_command(data_commands, "purge", cmd_data_purge, "delete conversations idle for N days")
     purging.add_argument("--older-than-days", type=int, required=True, help="idle for more than this many days")
-    purging.add_argument("--tracker-db", help="Rasa's tracker store file (default: SUPPORTBOT_TRACKER_DB)")
+    purging.add_argument("--tracker-db", help=TRACKER_DB_HELP)
     purging.add_argument("--yes", action="store_true", help="really delete")
     return parser
 

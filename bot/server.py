@@ -24,7 +24,7 @@ from bot.security import api_guard, retention
 from bot.security.redaction import product_redactor, redact_logs
 from bot.settings import load_settings
 from bot.storage.database import create_engine
-from bot.storage.tracker_store import configured_tracker_file
+from bot.storage.tracker_store import configured_tracker_url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = create_engine(settings.database_url, timeout=settings.database_timeout)  # the product database
     console_setup.install(app, engine, args.endpoints)
     observability.install(app, engine)  # /health/live, /health/ready, /metrics
-    retention.install(app, engine, configured_tracker_file(), days)
+    retention.install(app, engine, configured_tracker_url(), days)
     app.register_listener(close_resources, "after_server_stop")
     app.register_listener(rasa_speedups.close_kept_sessions, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)

@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -39,7 +40,6 @@ START_TIMEOUT = 240.0  # s for every process to answer; Rasa replicas take 20-60
 STOP_TIMEOUT = 20.0  # s a process gets after SIGTERM before SIGKILL
 APP_USER = "supportbot"
 PRODUCT_DATABASE = "supportbot"
-TRACKER_DATABASE = "supportbot_tracker"
 # Variables that make a process deliver the outbox (actions/services.py starts a worker in every action
 # server). Two workers reading one PostgreSQL outbox could send an e-mail twice, so only the first
 # action server gets them.
@@ -106,7 +106,9 @@ class Cluster:
 
     @property
     def tracker_url(self) -> str:
-        return postgres_url(Path(self.state), self.ports.postgres, TRACKER_DATABASE)
+        """Rasa's tracker store: the `events` table in the product database, so that exporting,
+        deleting and purging a customer's data is one transaction (bot/security/personal_data.py)."""
+        return self.database_url
 
     def process(self, name: str) -> Process:
         return next(p for p in self.processes if p.name == name)
@@ -241,8 +243,7 @@ def create_app_databases(state: Path, port: int) -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE ROLE {APP_USER} LOGIN PASSWORD %s", (secret(state, "postgres_password"),))
-            for database in (PRODUCT_DATABASE, TRACKER_DATABASE):
-                cursor.execute(f"CREATE DATABASE {database} OWNER {APP_USER}")
+            cursor.execute(f"CREATE DATABASE {PRODUCT_DATABASE} OWNER {APP_USER}")
     finally:
         connection.close()
 
@@ -314,20 +315,23 @@ def server_environment(cluster: Cluster) -> dict[str, str]:
         "SUPPORTBOT_ACTION_TOKEN": secret(state, "action_token"),
         "SUPPORTBOT_ACTION_URL": f"http://127.0.0.1:{cluster.ports.actions_proxy}/webhook",
         "SUPPORTBOT_ENDPOINTS": str(ENDPOINTS),
-        "SUPPORTBOT_DATABASE_URL": cluster.database_url,
+        **operator_environment(cluster),
         "SUPPORTBOT_POSTGRES_HOST": "127.0.0.1",
         "SUPPORTBOT_POSTGRES_PORT": str(cluster.ports.postgres),
         "SUPPORTBOT_POSTGRES_USER": APP_USER,
         "SUPPORTBOT_POSTGRES_PASSWORD": secret(state, "postgres_password"),
-        "SUPPORTBOT_TRACKER_DATABASE": TRACKER_DATABASE,
+        "SUPPORTBOT_TRACKER_DATABASE": PRODUCT_DATABASE,  # endpoints.cluster.yml's tracker store
         "SUPPORTBOT_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{cluster.ports.redis}/1",
         "SUPPORTBOT_SOCKETIO_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{cluster.ports.redis}/0",
         "SANIC_HOST": "127.0.0.1",  # rasa-sdk listens on 0.0.0.0 unless told
         "PYTHONPATH": str(ROOT),
     }
-    # The data tools' and the console report's SQLite tracker path does not apply here (docs/scale.md).
-    env.pop("SUPPORTBOT_TRACKER_DB", None)
     return env
+
+
+def operator_environment(cluster: Cluster) -> dict[str, str]:
+    """What the operators' `supportbot` commands need to work on the cluster's data."""
+    return {"SUPPORTBOT_DATABASE_URL": cluster.database_url, "SUPPORTBOT_TRACKER_DB": cluster.tracker_url}
 
 
 def start_servers(cluster: Cluster, model: Path) -> None:
@@ -529,7 +533,9 @@ def tail(path: str, lines: int = 20) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The support bot replicated on 127.0.0.1 (docs/scale.md).")
-    parser.add_argument("command", choices=["start", "stop", "status"])
+    parser.add_argument("command", choices=["start", "stop", "status", "env"],
+                        help="env: the variables that point `supportbot` (data, tickets, report, faq suggest) at "
+                        "the cluster's databases, as shell exports")
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="folder for data, secrets, logs")
     parser.add_argument("--replicas", type=int, default=2, help="Rasa servers, and as many action servers")
     parser.add_argument("--port", type=int, default=Ports.nginx, help="nginx's public port")
@@ -541,6 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "stop":
         stopped = stop(args.state)
         print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        return 0
+    if args.command == "env":
+        cluster = Cluster.load(args.state.resolve())
+        if cluster is None:
+            print("no cluster in", args.state, file=sys.stderr)
+            return 1
+        for name, value in operator_environment(cluster).items():
+            print(f"export {name}={shlex.quote(value)}")
         return 0
     if args.command == "status":
         cluster = Cluster.load(args.state.resolve())

@@ -7,10 +7,14 @@ different loopback addresses (tests/cluster_support.py) so both replicas serve t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +24,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from bot.storage.tables import tickets
+from bot.storage.tables import data_requests, tickets
+from bot.storage.tracker_store import events
 from deploy import cluster as deploy_cluster
 from tests.cluster_support import (
     Customer,
@@ -117,6 +122,80 @@ def test_one_conversation_moving_between_replicas_keeps_its_state(cluster, addre
     assert (row["name"], row["email"], row["category"]) == ("Nguyen An", "an.nguyen@example.com", "account")
     assert row["conversation_id"] == sender and "profile page" in row["description"]
     assert user_texts(cluster, sender) == messages  # each message once, in order, whichever replica took it
+
+
+def supportbot(cluster, *args: str) -> str:
+    """An operator's `supportbot` command on the cluster's data, with the variables
+    `python -m deploy.cluster env` prints (read back through a shell, as an operator would)."""
+    exports = subprocess.run([sys.executable, "-m", "deploy.cluster", "env", "--state", cluster.state],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    script = f'{exports}\nexec "$0" "$@"'
+    command = ["bash", "-c", script, str(Path(sys.executable).parent / "supportbot"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_customers_data_on_postgresql_is_exported_deleted_and_purged(cluster, addresses):
+    """The data tools on the cluster: the tracker store's `events` are in the product's PostgreSQL
+    database, so an export, a deletion (one transaction) and the retention purge see everything."""
+    (first, *_), (second, *_) = addresses.values()
+    email = f"siti.{time.time_ns()}@example.com"
+    customer = f"data-{time.time_ns()}"
+    messages = ["open a ticket", "Siti Aminah", email, '/inform{"ticket_category": "account"}',
+                "My account page shows someone else's address", "/affirm"]  # fmt: skip
+    for number, text in enumerate(messages):  # across both replicas
+        Customer(cluster, (first, second)[number % 2], customer).say(text)
+    bystander = f"bystander-{time.time_ns()}"
+    Customer(cluster, second, bystander).say("is there a physical store in penang")
+    recent = f"recent-{time.time_ns()}"
+    Customer(cluster, first, recent).say(RETURNS_QUESTION)
+
+    exported = json.loads(supportbot(cluster, "data", "export", "--email", email.upper()))
+    assert [c["id"] for c in exported["conversations"]] == [customer]
+    said = [e["text"] for e in exported["conversations"][0]["events"] if e["event"] == "user"]
+    assert said == messages
+    assert [t["email"] for t in exported["tickets"]] == [email]
+
+    # The inbox and the report read the same PostgreSQL tracker store.
+    inbox = json.loads(supportbot(cluster, "faq", "suggest", "--json"))
+    assert any("is there a physical store in penang" in c["examples"] for c in inbox["clusters"]), inbox
+    report = json.loads(supportbot(cluster, "report", "--json"))
+    assert report["total"]["conversations"] >= 2 and report["total"]["tickets"] >= 1, report["total"]
+
+    printed = supportbot(cluster, "data", "delete", "--email", email, "--yes")
+    deleted = dict(part.rsplit(" ", 1) for part in printed.removeprefix("deleted: ").strip().split(", "))
+    assert int(deleted["events"]) > len(messages) and deleted["tickets"] == "1", printed
+    engine = sa.create_engine(cluster.database_url, future=True)
+    try:
+        with engine.connect() as connection:
+            def count(table, *where) -> int:
+                return connection.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+            assert count(events, events.c.sender_id == customer) == 0
+            assert count(tickets, tickets.c.email == email) == 0
+            assert count(events, events.c.sender_id == bystander) > 0
+            fingerprint = hashlib.sha256(email.encode()).hexdigest()
+            kinds = connection.execute(sa.select(data_requests.c.kind).where(data_requests.c.subject == fingerprint))
+            assert sorted(kinds.scalars()) == ["delete", "export"]
+            # The retention purge: the bystander's conversation made three days old goes, with nothing else.
+            connection.execute(events.update().where(events.c.sender_id == bystander)
+                               .values(timestamp=events.c.timestamp - 3 * 86400))  # fmt: skip
+            connection.commit()
+        purged = supportbot(cluster, "data", "purge", "--older-than-days", "1", "--yes")
+        with engine.connect() as connection:
+            assert count(events, events.c.sender_id == bystander) == 0, purged
+            assert count(events, events.c.sender_id == recent) > 0
+    finally:
+        engine.dispose()
+    # Neither replica serves the deleted conversation from its cache (both had it), and it can start afresh.
+    for port in cluster.ports.rasa:
+        tracker = requests.get(f"http://127.0.0.1:{port}/conversations/{customer}/tracker",
+                               params={"token": cluster.api_token}, timeout=30)  # fmt: skip
+        assert [e for e in tracker.json()["events"] if e["event"] == "user"] == [], port
+    Customer(cluster, first, customer).say(RETURNS_QUESTION)
+    assert user_texts(cluster, customer) == [RETURNS_QUESTION]
 
 
 def test_the_widget_through_nginx(cluster, addresses, knowledge):

@@ -53,7 +53,7 @@ def said(bot: RunningBot, sender: str) -> list[str]:
 
 
 def tracker_db(bot: RunningBot):
-    return bot.workdir / "var" / "tracker.db"
+    return str(bot.workdir / "var" / "tracker.db")
 
 
 def test_export_then_delete_everything_of_one_customer_and_nothing_else(handoff_bot, customers):

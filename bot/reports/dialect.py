@@ -1,8 +1,8 @@
 """The few SQL expressions that differ between SQLite and PostgreSQL, in one place.
 
 Everything else in the reports is plain SQLAlchemy Core that both databases run as written.
-PostgreSQL is not run in the tests yet (a later issue); `tests/test_report.py` checks that its
-SQL compiles.
+`tests/test_report.py` checks that the PostgreSQL SQL compiles; `tests/test_cluster.py` runs the
+report and the data tools on the cluster's real PostgreSQL.
 
 Constants are written into the SQL (`constant`), not bound as parameters: a day expression
 appears in both SELECT and GROUP BY, and PostgreSQL accepts that only when the two are the same

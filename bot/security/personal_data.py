@@ -5,9 +5,11 @@ What belongs to a customer: the conversations in which they gave their e-mail ad
 events, tickets and their history, handoffs and their packets, CSAT ratings, "was this helpful"
 answers, and outbox messages to the address or about those tickets and handoffs.
 
-Deleting happens in ONE transaction over both SQLite files (the tracker store is ATTACHed to the
-product database's connection), with an audit record that names no one: the subject is kept as a
-SHA-256 hash, so the record proves that a request was carried out without keeping what was deleted.
+Deleting happens in ONE transaction over the tracker events and the product's tables: on SQLite the
+tracker store's file is ATTACHed to the product database's connection; on PostgreSQL the tracker
+store's `events` table must be in the product database (as on the cluster). With an audit record
+that names no one: the subject is kept as a SHA-256 hash, so the record proves that a request was
+carried out without keeping what was deleted.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.reports.dialect import Dialect
 from bot.storage.database import StorageError, as_utc
 from bot.storage.tables import csat, data_requests, faq_feedback, handoffs, outbox, ticket_events, tickets
 from bot.storage.tracker_store import events as tracker_events
+from bot.storage.tracker_store import tracker_url
 
-# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore), seen through ATTACH.
+# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore): in SQLite seen through
+# ATTACH under this schema name; in PostgreSQL the schema is mapped away (the product's database).
 TRACKER_SCHEMA = "tracker"
 events = tracker_events.to_metadata(sa.MetaData(), schema=TRACKER_SCHEMA)
 FINISHED_TICKETS = ("resolved", "closed")
@@ -59,25 +64,62 @@ class Selection:
 
 
 @contextmanager
-def both_databases(product: Engine, tracker_db: Path) -> Iterator[Connection]:
-    """One connection to the product database with the tracker store attached, in one transaction."""
-    if product.dialect.name != "sqlite":
-        raise StorageError("exporting and deleting need the SQLite stores for now (PostgreSQL: issue 9)")
-    if not tracker_db.exists():
-        raise StorageError(f"no tracker store at {tracker_db}")
+def both_databases(product: Engine, tracker: str) -> Iterator[Connection]:
+    """One connection, in one transaction, that sees the product's tables and the tracker store's
+    `events` (`tracker`: a SQLite file or a database URL)."""
     try:
-        with product.connect() as connection:
-            # Before any write: SQLite refuses ATTACH inside a transaction.
-            connection.exec_driver_sql(f"ATTACH DATABASE ? AS {TRACKER_SCHEMA}", (str(tracker_db),))
-            connection.commit()  # ends SQLAlchemy's autobegun block; SQLite itself began nothing for ATTACH
-            try:
-                with connection.begin():
-                    yield connection
-            finally:
-                connection.exec_driver_sql(f"DETACH DATABASE {TRACKER_SCHEMA}")
-                connection.commit()
+        location = sa.engine.make_url(tracker_url(tracker))
+    except sa.exc.ArgumentError:
+        raise StorageError(f"{tracker!r} is not a database URL or a file") from None
+    try:
+        if product.dialect.name == "sqlite":
+            with _attached(product, location) as connection:
+                yield connection
+        else:
+            with _same_database(product, location) as connection:
+                yield connection
     except sa.exc.SQLAlchemyError as error:
         raise StorageError(f"database error: {error.__class__.__name__}") from error
+
+
+@contextmanager
+def _attached(product: Engine, location: sa.engine.URL) -> Iterator[Connection]:
+    if location.get_backend_name() != "sqlite":
+        raise StorageError("the product database is SQLite, so the tracker store must be a SQLite file too")
+    tracker_db = Path(location.database or "")
+    if not location.database or not tracker_db.is_file():
+        raise StorageError(f"no tracker store at {location.database}")
+    with product.connect() as connection:
+        # Before any write: SQLite refuses ATTACH inside a transaction.
+        connection.exec_driver_sql(f"ATTACH DATABASE ? AS {TRACKER_SCHEMA}", (str(tracker_db),))
+        connection.commit()  # ends SQLAlchemy's autobegun block; SQLite itself began nothing for ATTACH
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            connection.exec_driver_sql(f"DETACH DATABASE {TRACKER_SCHEMA}")
+            connection.commit()
+
+
+@contextmanager
+def _same_database(product: Engine, location: sa.engine.URL) -> Iterator[Connection]:
+    # One transaction cannot span two PostgreSQL databases: the tracker store must be in the product's.
+    def where(url: sa.engine.URL) -> tuple:
+        return url.get_backend_name(), url.host or "localhost", url.port or 5432, url.database
+
+    if where(location) != where(product.url):
+        raise StorageError(
+            "exporting and deleting need Rasa's tracker store in the product database "
+            f"({product.url.render_as_string(hide_password=True)}), not in "
+            f"{location.render_as_string(hide_password=True)}"
+        )
+    with product.connect() as plain:
+        connection = plain.execution_options(schema_translate_map={TRACKER_SCHEMA: None})
+        if not sa.inspect(connection).has_table("events"):
+            raise StorageError("the product database has no tracker store ('events' table) yet")
+        connection.commit()
+        with connection.begin():
+            yield connection
 
 
 def select(connection: Connection, subject: Subject) -> Selection:
@@ -87,10 +129,12 @@ def select(connection: Connection, subject: Subject) -> Selection:
         chosen.conversations.add(subject.conversation_id)
     else:
         email = (subject.email or "").strip().lower()
-        slot_value = sa.func.lower(sa.func.json_extract(events.c.data, "$.value"))
+        dialect = Dialect(connection.dialect.name)
+        slot_value = sa.func.lower(dialect.json_text(events.c.data, "value"))
         gave_it = sa.select(events.c.sender_id).where(
             events.c.type_name == "slot",
-            sa.func.json_extract(events.c.data, "$.name") == "email",
+            events.c.action_name == "email",  # Rasa keeps a slot event's name there
+            dialect.json_text(events.c.data, "name") == "email",
             slot_value == email,
         )
         chosen.conversations.update(connection.execute(gave_it.distinct()).scalars())

@@ -8,7 +8,6 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from sanic import Sanic
 from sqlalchemy.engine import Engine
@@ -30,13 +29,13 @@ def retention_days(environ: Mapping[str, str] | None = None) -> int | None:
     return int(value)
 
 
-def purge_once(engine: Engine, tracker_db: Path, days: int, now: datetime | None = None) -> dict[str, int]:
+def purge_once(engine: Engine, tracker: str, days: int, now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(timezone.utc)
-    with both_databases(engine, tracker_db) as connection:
+    with both_databases(engine, tracker) as connection:
         return purge(connection, now - timedelta(days=days), "retention", now)
 
 
-def install(app: Sanic, engine: Engine, tracker_db: Path, days: int | None) -> None:
+def install(app: Sanic, engine: Engine, tracker: str, days: int | None) -> None:
     """Purge once an hour while the server runs, when a retention is set."""
     if days is None:
         return
@@ -44,7 +43,7 @@ def install(app: Sanic, engine: Engine, tracker_db: Path, days: int | None) -> N
     async def keep_purging() -> None:
         while True:
             try:
-                counts = await asyncio.to_thread(purge_once, engine, tracker_db, days)
+                counts = await asyncio.to_thread(purge_once, engine, tracker, days)
                 if any(counts.values()):
                     logger.info("retention (%d days): deleted %s", days, counts)
             except asyncio.CancelledError:

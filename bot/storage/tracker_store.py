@@ -37,15 +37,11 @@ class TrackerStoreError(StorageError):
     """The tracker store is missing or is not Rasa's; the message names it."""
 
 
-def configured_tracker_file(environ: Mapping[str, str] | None = None) -> Path:
-    """The SQLite file the bot's tracker store is in: SUPPORTBOT_TRACKER_DB, as endpoints.yml uses it."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("SUPPORTBOT_TRACKER_DB") or DEFAULT_TRACKER_FILE)
-
-
 def configured_tracker_url(environ: Mapping[str, str] | None = None) -> str:
-    """The tracker store the bot writes to, as a SQLAlchemy URL."""
-    return tracker_url(str(configured_tracker_file(environ)))
+    """The tracker store the bot writes to, as a SQLAlchemy URL: SUPPORTBOT_TRACKER_DB, a SQLite file
+    (as endpoints.yml uses it) or a database URL (the cluster's PostgreSQL, deploy/cluster.py)."""
+    env = os.environ if environ is None else environ
+    return tracker_url(env.get("SUPPORTBOT_TRACKER_DB") or DEFAULT_TRACKER_FILE)
 
 
 def tracker_url(location: str) -> str:
