@@ -11,7 +11,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 # The widget's npm packages: the socket.io client it loads, and axe-core for its accessibility test.
 WIDGET_PACKAGES := widget/node_modules/.installed
 
-.PHONY: run test install train lint bench bench-languages lock clean audit
+.PHONY: run test install train lint bench bench-scale bench-languages lock clean audit
 
 run: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m bot.serve
@@ -64,6 +64,12 @@ lint: install
 
 bench: $(MODEL)
 	$(BIN)/python -m benchmarks.run $(BENCH_FLAGS)
+
+# Issue 9's side-by-side table (~25 min; trains Rasa's default pipeline first): one process, the cluster
+# and the default pipeline at 10, 100 and 1,000 REST customers; rewrites only its section of docs/benchmarks.md.
+# Needs the cluster's Debian packages (nginx, redis-server, postgresql). SCALE_FLAGS=--skip-cluster etc.
+bench-scale: $(MODEL)
+	$(BIN)/python -m benchmarks.scale_table $(SCALE_FLAGS)
 
 # Accuracy per language and language detection against Rasa's default pipeline (~15 min):
 # rewrites only the "Five languages" section of docs/benchmarks.md.

@@ -13,6 +13,7 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import ActiveLoop, BotUttered, UserUttered
 
 from bot.in_process_actions import InProcessActions
 
@@ -53,7 +54,9 @@ async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, t
     """A custom action (in this process when endpoints.yml says so), or an apology when it fails.
 
     Rasa logs the error and answers nothing: the customer is left waiting. Their message is
-    already in the tracker, so nothing is lost; they are told to try again.
+    already in the tracker, so nothing is lost; they are told to try again, once per message.
+    A form whose validation fails stops there (what it collected stays in its slots, so asking
+    again later picks up where it was): otherwise it would go on asking without checking answers.
     """
     try:
         if _in_process is not None and _in_process.runs(self.name()):
@@ -63,8 +66,36 @@ async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, t
         raise  # a form's "that is not an answer to my question": Rasa's normal flow
     except Exception:  # the action server down or failing, or a bug in an in-process action
         logger.exception("custom action %s failed; the customer is told to try again", self.name())
-        message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name())
-        return [create_bot_utterance(message)] if message else []
+        events: list = []
+        if not _apologised_since_the_last_message(tracker):
+            facts = _shop_facts(tracker)
+            message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name(), **facts)
+            if message:
+                events.append(create_bot_utterance({**message, "utter_action": TECHNICAL_PROBLEM_RESPONSE}))
+        if self.name().startswith("validate_"):  # a form's check: Rasa ends the form on ActiveLoop(None)
+            events.append(ActiveLoop(None))
+        return events
+
+
+def _apologised_since_the_last_message(tracker: Any) -> bool:
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and event.metadata.get("utter_action") == TECHNICAL_PROBLEM_RESPONSE:
+            return True
+    return False
+
+
+def _shop_facts(tracker: Any) -> dict[str, str]:
+    """The shop's facts (`{support_email}` ...) in the customer's language, for the apology's alternatives."""
+    try:
+        from actions import services  # the knowledge base the in-process FAQ actions loaded already
+        from actions.faq import facts_for
+
+        return facts_for(services.knowledge(), tracker.get_slot("language") or "en")
+    except Exception:  # the apology must not fail too; Rasa then shows the placeholder
+        logger.exception("no shop facts for the technical-problem message")
+        return {}
 
 
 def apply(in_process: InProcessActions | None = None) -> None:

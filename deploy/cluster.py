@@ -303,6 +303,13 @@ def start_redis(cluster: Cluster) -> None:
         f"requirepass {secret(Path(cluster.state), 'redis_password', renew=True)}\n"
         f'save ""\nappendonly no\ndir {folder}\ndaemonize no\n'
     )
+    run_redis(cluster)
+
+
+def run_redis(cluster: Cluster) -> None:
+    """Start redis-server with the configuration `start_redis` wrote (again, after it stopped)."""
+    cluster.processes = [p for p in cluster.processes if p.name != "redis"]
+    config = Path(cluster.state) / "redis" / "redis.conf"
     spawn(cluster, "redis", [shutil.which("redis-server") or "redis-server", str(config)])
 
 

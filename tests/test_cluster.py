@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,6 +265,109 @@ class Sent:
     finished: float
     status: int  # 0: no HTTP answer at all
     replies: list[dict]
+
+
+def test_a_postgresql_restart_loses_no_message_and_no_ticket(cluster, addresses, knowledge):
+    """PostgreSQL (tracker store and product database) stopped for two seconds while customers write:
+    their messages wait for it (bot/storage/cached_tracker_store.py), then are answered and stored
+    once, in order; a ticket sent meanwhile is stored; a conversation started meanwhile is kept."""
+    (first, *_), (second, *_) = addresses.values()
+    stamp = time.time_ns()
+    writers = [Customer(cluster, address, f"pg-{n}-{stamp}") for n, address in enumerate((first, second) * 2)]
+    for writer in writers:  # known to (and cached by) both replicas before the outage
+        writer.say("how do i track my order")
+    ticket = Customer(cluster, second, f"pg-ticket-{stamp}")
+    for text in ["open a ticket", "Lim Wei", f"wei.{stamp}@example.com", '/inform{"ticket_category": "account"}',
+                 "My loyalty points disappeared after the last order"]:  # fmt: skip
+        ticket.say(text)
+    newcomer = Customer(cluster, first, f"pg-new-{stamp}")
+    state = Path(cluster.state)
+    assert deploy_cluster.stop_postgres(state)
+    try:
+        with ThreadPoolExecutor(max_workers=len(writers) + 2) as pool:
+            answers = [pool.submit(w.say, RETURNS_QUESTION) for w in writers]
+            started = pool.submit(newcomer.say, RETURNS_QUESTION)
+            confirmed = pool.submit(ticket.say, "/affirm")
+            time.sleep(2)
+            assert not any(f.done() for f in [*answers, started, confirmed])  # waiting, not failed
+            deploy_cluster.start_postgres(state, cluster.ports.postgres)
+            replies = [f.result(timeout=60) for f in [*answers, started]]
+            confirmation = confirmed.result(timeout=60)
+    finally:
+        if not (state / "postgres" / "data" / "postmaster.pid").exists():
+            deploy_cluster.start_postgres(state, cluster.ports.postgres)
+    assert [answer_text(r) for r in replies] == [knowledge.answer("returns.policy", "en")] * len(replies)
+    found = TICKET_ID.search(confirmation[0]["text"])
+    assert found, confirmation
+    engine = sa.create_engine(cluster.database_url, future=True)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(sa.select(tickets.c.conversation_id).where(tickets.c.id == found.group(0)))
+            assert stored.scalar_one() == ticket.sender
+    finally:
+        engine.dispose()
+    for writer in writers:
+        assert user_texts(cluster, writer.sender) == ["how do i track my order", RETURNS_QUESTION]
+    assert user_texts(cluster, newcomer.sender) == [RETURNS_QUESTION]
+
+
+def test_redis_down_the_bot_still_answers_says_so_and_recovers(cluster, addresses, knowledge):
+    """Redis (locks, socket.io's message queue) killed: REST and widget customers are still answered
+    (each replica locks its own conversations), /health/ready says what is degraded; Redis back:
+    the replicas share their locks again."""
+    (first, *_), (second, *_) = addresses.values()
+    redis_pid = cluster.process("redis").pid
+    os.killpg(redis_pid, signal.SIGKILL)
+    while deploy_cluster.alive(redis_pid):
+        deploy_cluster.reap(redis_pid)
+        time.sleep(0.01)
+    try:
+        for address in (first, second):
+            assert answer_text(Customer(cluster, address).say(RETURNS_QUESTION)) == knowledge.answer(
+                "returns.policy", "en"
+            )
+        tab = WidgetTab(cluster, first).open()
+        try:
+            assert tab.say(RETURNS_QUESTION) == {"ok": True}
+            assert tab.bot_messages()[0]["text"] == knowledge.answer("returns.policy", "en")
+        finally:
+            tab.close()
+        for port in cluster.ports.rasa:
+            health = requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
+            assert health.status_code == 200 and "Redis unreachable" in health.json()["degraded"]["lock_store"]
+    finally:
+        deploy_cluster.run_redis(cluster)
+    deadline = time.monotonic() + 30
+    recovered: set[int] = set()
+    while recovered != set(cluster.ports.rasa) and time.monotonic() < deadline:
+        for address in (first, second):  # a message makes each replica try Redis again
+            Customer(cluster, address).say(RETURNS_QUESTION)
+        for port in cluster.ports.rasa:
+            if "degraded" not in requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=10).json():
+                recovered.add(port)
+        time.sleep(0.5)
+    assert recovered == set(cluster.ports.rasa)
+
+
+def test_action_servers_down_faq_still_answered_the_rest_gets_an_apology_with_alternatives(cluster, addresses,
+                                                                                            knowledge):  # fmt: skip
+    """Both action servers killed: FAQ answers still come (they run in the Rasa process); what needs
+    an action server (a ticket) gets the apology offering questions or the shop's e-mail; nothing is
+    lost from the conversation."""
+    address = next(iter(addresses.values()))[0]
+    for number in (1, 2):
+        pid = cluster.process(f"actions-{number}").pid
+        os.killpg(pid, signal.SIGKILL)
+        while deploy_cluster.alive(pid):
+            deploy_cluster.reap(pid)
+            time.sleep(0.01)
+    customer = Customer(cluster, address)
+    assert answer_text(customer.say(RETURNS_QUESTION)) == knowledge.answer("returns.policy", "en")
+    apology = bot_says("utter_technical_problem", support_email=knowledge.fact("support_email", "en"))
+    # The form's checks need an action server: one apology, and the form stops instead of asking on.
+    assert [m["text"] for m in customer.say("open a ticket")] == [bot_says("utter_ticket_intro"), apology]
+    assert answer_text(customer.say("how do i track my order")) == knowledge.answer("orders.track", "en")
+    assert user_texts(cluster, customer.sender) == [RETURNS_QUESTION, "open a ticket", "how do i track my order"]
 
 
 def test_a_replica_killed_while_customers_write(cluster, addresses):

@@ -28,7 +28,8 @@ import yaml
 from rasa.core.lock_store import InMemoryLockStore, LockError, LockStore
 from rasa.core.utils import AvailableEndpoints
 
-from bot.storage.lock_store import AtomicRedisLockStore, LockStoreUnavailable, WakingInMemoryLockStore
+from bot.storage import lock_store as lock_store_module
+from bot.storage.lock_store import AtomicRedisLockStore, WakingInMemoryLockStore
 from bot.storage.redis_locks import LockKeys, RedisLockConfig
 from tests.redis_support import REDIS_SERVER, RedisServer, start_redis, worker
 from tests.servers import MODEL, RunningBot, free_port, start_bot
@@ -595,25 +596,40 @@ async def _acquire_time(store: AtomicRedisLockStore) -> float:
 
 
 @needs_redis
-def test_redis_down_is_a_clear_error_and_the_message_is_not_handled(
-    tmp_path: Path, prefix: str, caplog: pytest.LogCaptureFixture
+def test_redis_down_degrades_to_a_lock_per_process_and_recovers(
+    tmp_path: Path, prefix: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = start_redis(tmp_path, free_port())
+    """Redis gone: messages are still handled, one at a time per conversation within the process,
+    the log and `degraded` say so; Redis back: its locks are used again."""
+    monkeypatch.setattr(lock_store_module, "REDIS_RETRY_AFTER", 0.2)
+    port = free_port()
+    server = start_redis(tmp_path, port)
 
-    async def scenario() -> list[bool]:
-        store, entered = redis_store(server, prefix, socket_timeout=1.0), []
-        async with store.lock("c"):  # works while Redis is up
-            entered.append(True)
+    async def holds_in_redis(store: AtomicRedisLockStore, client: redis.Redis) -> bool:
+        async with store.lock("c"):
+            return bool(client.exists(LockKeys.of(prefix, "c").lock))
+
+    async def scenario() -> None:
+        nonlocal server
+        store = redis_store(server, prefix, socket_timeout=1.0)
+        assert await holds_in_redis(store, server.client()) and not store.degraded
         server.stop()
-        with pytest.raises(LockStoreUnavailable, match="unreachable"):
-            async with store.lock("c"):
-                entered.append(False)
+        async with store.lock("c"):  # handled, not refused
+            assert store.degraded
+        assert await increments(store.lock) == (0, 0)  # no overlap, nothing lost: still exclusive in the process
+        server = start_redis(tmp_path, port)
+        await asyncio.sleep(0.3)  # past REDIS_RETRY_AFTER
+        assert await holds_in_redis(store, server.client()) and not store.degraded
         await store.close()
-        return entered
 
-    with caplog.at_level(logging.ERROR, logger="bot.storage.lock_store"):
-        assert asyncio.run(scenario()) == [True]
-    assert "is unreachable" in caplog.text and "not handled" in caplog.text
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.storage.lock_store"):
+            asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert "is unreachable" in caplog.text
+    assert "each server locks its own messages only" in caplog.text and "answers again" in caplog.text
+    assert caplog.text.count("each server locks its own messages only") == 1  # once per outage, not per message
 
 
 # Two Rasa servers sharing one Redis lock store and one tracker database

@@ -65,7 +65,15 @@ def install(app: Sanic, engine: Engine, environ: Mapping[str, str] | None = None
         "database": partial(database_answers, engine),
         "tracker_store": lambda: tracker_store_answers(agent()),
     }
-    app.blueprint(_routes("supportbot_observability", registry, probes, metrics_token(environ)))
+
+    def lock_store_degraded() -> str | None:
+        # Still ready: every server keeps answering, only ordering across replicas is weaker.
+        if getattr(getattr(agent(), "lock_store", None), "degraded", False):
+            return "Redis unreachable: each server locks only its own messages until it is back"
+        return None
+
+    degradations = {"lock_store": lock_store_degraded}
+    app.blueprint(_routes("supportbot_observability", registry, probes, metrics_token(environ), degradations))
 
 
 def install_action_server(app: Sanic, engine: Callable[[], Engine], environ: Mapping[str, str] | None = None) -> None:
@@ -76,7 +84,14 @@ def install_action_server(app: Sanic, engine: Callable[[], Engine], environ: Map
     app.blueprint(_routes("supportbot_action_observability", registry, probes, metrics_token(environ)))
 
 
-def _routes(name: str, registry: CollectorRegistry, probes: Mapping[str, Probe], token: str | None) -> Blueprint:
+def _routes(
+    name: str,
+    registry: CollectorRegistry,
+    probes: Mapping[str, Probe],
+    token: str | None,
+    degradations: Mapping[str, Callable[[], str | None]] | None = None,
+) -> Blueprint:
+    """`degradations`: what works in a lesser way without making the process unready (None: nothing)."""
     routes = Blueprint(name)
 
     @routes.get("/health/live")
@@ -87,7 +102,10 @@ def _routes(name: str, registry: CollectorRegistry, probes: Mapping[str, Probe],
     async def ready(_: Request) -> HTTPResponse:
         checks = await run_checks(probes)
         is_ready = all(result == OK for result in checks.values())
-        body = {"status": "ready" if is_ready else "not_ready", "checks": checks}
+        body: dict[str, Any] = {"status": "ready" if is_ready else "not_ready", "checks": checks}
+        degraded = {name: note for name, check in (degradations or {}).items() if (note := check()) is not None}
+        if degraded:
+            body["degraded"] = degraded
         return response.json(body, status=200 if is_ready else 503, headers=NO_STORE)
 
     @routes.get("/metrics")

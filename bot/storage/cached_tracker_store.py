@@ -19,17 +19,24 @@ to the WAL without an fsync each (a power cut can lose the last commits, a crash
 is never corrupted), and readers (reports, data tools) do not block the bot. Back the file up with
 SQLite's backup API (`sqlite3 tracker.db ".backup copy.db"`), not by copying it.
 
+A database that stops answering (a PostgreSQL restart) is waited for, up to `outage_wait` seconds
+(default 15), instead of failing at once: Rasa would otherwise fall back to a tracker in memory
+and the message's events would never reach the database. A retried save re-counts the stored
+rows, so a commit that went through before the connection dropped is not written twice.
+
 Same table, same rows as `SQLTrackerStore`: the stock store and `bot.storage.tracker_store`
 read what this one writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -37,9 +44,13 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.storage.database import is_outage, outage_delays
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 2000  # conversations; each holds its latest session's events
+DEFAULT_OUTAGE_WAIT = 15.0  # seconds a message waits for the database to answer again
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` with a fingerprint-checked cache; see the module's docstring.
 
     endpoints.yml: `tracker_store: {type: bot.storage.cached_tracker_store.CachedSQLTrackerStore,
-    dialect: sqlite, db: ..., cache_size: 2000}`; every other key is SQLTrackerStore's.
+    dialect: sqlite, db: ..., cache_size: 2000, outage_wait: 15}`; every other key is SQLTrackerStore's.
     """
 
-    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, outage_wait: float = DEFAULT_OUTAGE_WAIT, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._sessions: OrderedDict[str, CachedSession] = OrderedDict()
         self._cache_size = max(0, int(cache_size))
+        self._outage_wait = max(0.0, float(outage_wait))
         # Built once: building a statement costs more than running it (~0.8 ms against ~0.2 ms).
         table = self.SQLEvent.__table__
         self._fingerprint_query = sa.select(sa.func.count(), sa.func.max(table.c.id)).where(
@@ -77,6 +91,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._use_one_wal_connection()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        return await self._patiently(lambda: self._read_latest_session(sender_id), sender_id)
+
+    def _read_latest_session(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
             # The fingerprint first: a write landing between the two reads then shows up as a
             # changed fingerprint next time, never as a stale cache.
@@ -100,6 +117,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # `retrieve` checked the cache moments ago, and Rasa's lock keeps other writers of this
         # conversation out until the save.
         cached = self._sessions.pop(sender_id, None)
+        attempts = 0
+
+        def write() -> Fingerprint:
+            nonlocal attempts
+            attempts += 1
+            # A retry counts the rows again: the failed attempt's commit may have gone through.
+            return self._write_new_events(sender_id, events, cached if attempts == 1 else None)
+
+        fingerprint = await self._patiently(write, sender_id)
+        self._remember(sender_id, CachedSession(fingerprint, latest_session(events)))
+
+    def _write_new_events(self, sender_id: str, events: list[Event], cached: CachedSession | None) -> Fingerprint:
         with self.session_scope() as session:
             if cached is not None:
                 stored = len(cached.events)
@@ -110,7 +139,25 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 session.execute(self._insert, new_rows)
             fingerprint = self._fingerprint(session, sender_id)
             session.commit()
-        self._remember(sender_id, CachedSession(fingerprint, latest_session(events)))
+        return fingerprint
+
+    async def _patiently(self, work: Callable[[], T], sender_id: str) -> T:
+        """`work()`, tried again while the database is away, for up to `outage_wait` seconds."""
+        pauses = outage_delays(self._outage_wait)
+        while True:
+            try:
+                return work()
+            except sa.exc.SQLAlchemyError as error:
+                pause = next(pauses, None) if is_outage(error) else None
+                if pause is None:
+                    raise
+                logger.warning(
+                    "Tracker store: the database did not answer (%s) for conversation %s; trying again in %g s",
+                    error.__class__.__name__,
+                    sender_id,
+                    pause,
+                )
+                await asyncio.sleep(pause)
 
     def forget(self, sender_id: str) -> None:
         """Drop a conversation from the cache (the fingerprint check would catch it anyway)."""

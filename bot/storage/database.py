@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -72,12 +73,36 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 ID_ATTEMPTS = 5  # a clash of random ids is rare; after this many something else is wrong
+# How long a write waits for a database that stopped answering (a PostgreSQL restart takes ~1 s)
+# before it fails; the caller then keeps what it was given (a pending ticket the customer can retry).
+OUTAGE_WAIT_SECONDS = 10.0
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection: worth trying again shortly.
+    (SQLite's "database is locked" is an OperationalError too; trying again is right for it as well.)"""
+    if isinstance(error, StorageError):
+        error = error.__cause__ or error
+    if not isinstance(error, sa.exc.DBAPIError):
+        return False
+    return error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
+def outage_delays(wait: float = OUTAGE_WAIT_SECONDS) -> Iterator[float]:
+    """Pauses between attempts while the database is away: 0.05 s doubling to 1 s, `wait` s in all."""
+    delay, waited = 0.05, 0.0
+    while waited + delay <= wait:
+        yield delay
+        waited += delay
+        delay = min(delay * 2, 1.0)
 
 
 def write_with_new_id(engine: Engine, new_id: Callable[[], str], write: Callable[[Connection, str], None]) -> str:
     """Run `write(connection, id)` in one transaction with a fresh random id, another one if that id is taken;
-    the id used. StorageError when the database fails, or when no free id turns up."""
-    for _ in range(ID_ATTEMPTS):
+    the id used. A database that is away is waited for (OUTAGE_WAIT_SECONDS). StorageError when the
+    database fails, or when no free id turns up."""
+    clashes, pauses = 0, outage_delays()
+    while True:
         candidate = new_id()
         try:
             with transaction(engine) as connection:
@@ -85,6 +110,11 @@ def write_with_new_id(engine: Engine, new_id: Callable[[], str], write: Callable
             return candidate
         except StorageError as error:
             if isinstance(error.__cause__, sa.exc.IntegrityError):
+                clashes += 1
+                if clashes >= ID_ATTEMPTS:
+                    raise StorageError(f"no free id after {ID_ATTEMPTS} attempts") from error
                 continue
-            raise
-    raise StorageError(f"no free id after {ID_ATTEMPTS} attempts")
+            pause = next(pauses, None) if is_outage(error) else None
+            if pause is None:
+                raise
+            time.sleep(pause)

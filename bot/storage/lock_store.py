@@ -12,6 +12,8 @@ endpoints.yml (`lock_store: type: bot.storage.lock_store.<Class>`), which Rasa i
   message hands the lock straight to the first of them (an asyncio future, no polling).
 - `AtomicRedisLockStore`: replicas. Each change is one Lua script (see `redis_locks`); the holder
   renews its lock while it works; waiters are woken through pub/sub, polling only as a fallback.
+  While Redis cannot be reached it degrades to a lock per process (a `WakingInMemoryLockStore`),
+  says so in the log and in /health/ready, and goes back to Redis when it answers again.
 
 Rasa's `lock_lifetime` argument keeps its meaning for waiters: one that has waited that long
 gives up with `LockError`. A holder keeps the lock as long as it works. `wait_time_in_seconds`
@@ -42,10 +44,13 @@ logger = logging.getLogger(__name__)
 
 # What a dead or unreachable Redis raises through redis-py (socket errors surface as OSError).
 REDIS_DOWN = (RedisError, OSError)
+# After Redis failed, messages use the per-process lock without trying Redis for this long: a
+# Redis that times out instead of refusing must not cost every message its socket timeout.
+REDIS_RETRY_AFTER = 2.0  # seconds
 
 
 class LockStoreUnavailable(LockError):
-    """The lock store's Redis cannot be reached: the message is not handled (never handled unlocked)."""
+    """The lock store's Redis cannot be reached (AtomicRedisLockStore then uses a per-process lock)."""
 
 
 def _waited_too_long(conversation_id: str, patience: float) -> LockError:
@@ -137,8 +142,16 @@ class AtomicRedisLockStore(LockStore):
         self._wakers: dict[str, set[asyncio.Event]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        # While Redis is unreachable: one process's messages are still handled one at a time.
+        self._process_locks = WakingInMemoryLockStore()
+        self._redis_down_until: float | None = None  # event-loop time; None while Redis answers
         super().__init__()
         self._check_reachable()
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and locks hold within this process only (/health/ready)."""
+        return self._redis_down_until is not None
 
     def _check_reachable(self) -> None:
         """Say at start, not at the first message, when Redis cannot be reached (the server still starts)."""
@@ -152,7 +165,7 @@ class AtomicRedisLockStore(LockStore):
                 client.ping()
         except REDIS_DOWN as error:
             logger.error(
-                "Lock store: Redis at %s is unreachable (%s); messages will fail until it is back",
+                "Lock store: Redis at %s is unreachable (%s); locks hold within each process until it is back",
                 self.config.where(),
                 error,
             )
@@ -190,13 +203,39 @@ class AtomicRedisLockStore(LockStore):
     async def lock(
         self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
     ) -> AsyncIterator[TicketLock]:
-        token = await self._acquire(conversation_id, patience=lock_lifetime)
+        token = await self._acquire_or_degrade(conversation_id, lock_lifetime)
+        if token is None:  # Redis unreachable: this process's own lock, so one message at a time here
+            async with self._process_locks.lock(conversation_id, lock_lifetime) as ticket:
+                yield ticket
+            return
         renewal = asyncio.create_task(self._keep(conversation_id, token))
         try:
             yield TicketLock(conversation_id)
         finally:
             renewal.cancel()  # its script is owner-checked, so a late renewal after release is harmless
             await self._release(conversation_id, token)
+
+    async def _acquire_or_degrade(self, conversation_id: str, patience: float) -> str | None:
+        """Redis's lock, or None while Redis is unreachable (tried again every REDIS_RETRY_AFTER s)."""
+        now = asyncio.get_running_loop().time()
+        if self._redis_down_until is not None and now < self._redis_down_until:
+            return None
+        try:
+            token = await self._acquire(conversation_id, patience=patience)
+        except LockStoreUnavailable as error:
+            if self._redis_down_until is None:
+                logger.error(
+                    "Lock store: %s (%s). Until it is back, each server locks its own messages only: a "
+                    "conversation whose messages reach two replicas at once may be handled out of order",
+                    error,
+                    error.__cause__,
+                )
+            self._redis_down_until = asyncio.get_running_loop().time() + REDIS_RETRY_AFTER
+            return None
+        if self._redis_down_until is not None:
+            logger.warning("Lock store: Redis at %s answers again; locks are shared again", self.config.where())
+            self._redis_down_until = None
+        return token
 
     async def close(self) -> None:
         """Stop listening and close the connections (tests; Rasa never closes a lock store)."""
@@ -228,16 +267,7 @@ class AtomicRedisLockStore(LockStore):
                     await asyncio.wait_for(wake.wait(), self.config.poll_interval)
         except REDIS_DOWN as error:
             await self._abandon(conversation_id, keys, token)
-            logger.error(
-                "Lock store: Redis at %s is unreachable (%s); the message for conversation %s is not handled",
-                self.config.where(),
-                error,
-                conversation_id,
-            )
-            raise LockStoreUnavailable(
-                f"Redis lock store at {self.config.where()} is unreachable; conversation '{conversation_id}' "
-                "cannot be locked"
-            ) from error
+            raise LockStoreUnavailable(f"Redis at {self.config.where()} is unreachable") from error
         except BaseException:  # gave up or cancelled: leave the queue, free a lock taken mid-attempt
             await self._abandon(conversation_id, keys, token)
             raise
