@@ -329,6 +329,8 @@ def server_environment(cluster: Cluster) -> dict[str, str]:
         "SUPPORTBOT_POSTGRES_PASSWORD": secret(state, "postgres_password"),
         "SUPPORTBOT_TRACKER_DATABASE": PRODUCT_DATABASE,  # endpoints.cluster.yml's tracker store
         "SUPPORTBOT_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{cluster.ports.redis}/1",
+        # Console frames and the REST mailbox, shared by the replicas (bot/console/relay.py).
+        "SUPPORTBOT_RELAY_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{cluster.ports.redis}/1",
         "SUPPORTBOT_SOCKETIO_REDIS_URL": f"redis://:{redis_password}@127.0.0.1:{cluster.ports.redis}/0",
         "SANIC_HOST": "127.0.0.1",  # rasa-sdk listens on 0.0.0.0 unless told
         "PYTHONPATH": str(ROOT),

@@ -19,12 +19,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import requests
 import sqlalchemy as sa
+import yaml
 
+from bot.console.agents import add_agent
 from bot.storage.tables import data_requests, tickets
 from bot.storage.tracker_store import events
 from deploy import cluster as deploy_cluster
@@ -36,7 +40,8 @@ from tests.cluster_support import (
     addresses_per_replica,
     state_folder,
 )
-from tests.servers import MODEL, bot_says
+from tests.handoff_support import PASSWORD, Console
+from tests.servers import MODEL, ROOT, bot_says
 
 MISSING = deploy_cluster.missing_packages()
 pytestmark = [
@@ -54,7 +59,14 @@ def cluster():
     folder = state_folder()
     started = None
     try:
-        started = deploy_cluster.start(folder / "state", deploy_cluster.Ports.free(2), MODEL)
+        with pytest.MonkeyPatch.context() as env:  # the servers' environment: support open around the clock
+            env.setenv("SUPPORTBOT_SUPPORT_CONFIG", str(always_open_support(folder)))
+            started = deploy_cluster.start(folder / "state", deploy_cluster.Ports.free(2), MODEL)
+        engine = sa.create_engine(started.database_url, future=True)
+        try:
+            add_agent(engine, "maya", "Maya Tan", PASSWORD, datetime.now(timezone.utc))
+        finally:
+            engine.dispose()
         yield started
     finally:
         deploy_cluster.stop(folder / "state")  # also after a failed start or a failed test
@@ -63,6 +75,15 @@ def cluster():
             if logs.exists():
                 shutil.copytree(logs, ARTIFACTS / logs.name, ignore=shutil.ignore_patterns("tmp", "*.conf"))
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def always_open_support(folder: Path) -> Path:
+    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
+    path = folder / "support.yml"
+    path.write_text(yaml.safe_dump(support), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +218,31 @@ def test_a_customers_data_on_postgresql_is_exported_deleted_and_purged(cluster, 
         assert [e for e in tracker.json()["events"] if e["event"] == "user"] == [], port
     Customer(cluster, first, customer).say(RETURNS_QUESTION)
     assert user_texts(cluster, customer) == [RETURNS_QUESTION]
+
+
+def test_an_agent_on_one_replica_chats_live_with_a_rest_customer_on_the_other(cluster, addresses):
+    """The console frames and the REST mailbox cross replicas through Redis (bot/console/relay.py):
+    the agent's console is on one replica, the customer's messages are handled by the other."""
+    (_, (customer_address, *_)), (console_replica, _) = addresses.items()
+    console = Console(SimpleNamespace(url=f"http://{console_replica}"))  # straight to one replica
+    customer = Customer(cluster, customer_address)  # through nginx, to the other one
+    try:
+        customer.say("talk to a person")
+        handoff = console.queued(customer.sender)  # the queue is read from PostgreSQL by every replica
+        assert console.post(f"/handoffs/{handoff['id']}/claim").ok
+        joined = customer.say("my parcel arrived crushed")  # handled by the other replica: live here all the same
+        assert [(r["text"], r.get("agent")) for r in joined] == [
+            (bot_says("utter_handoff_agent_joined", agent_name="Maya Tan"), None)  # said by the console's replica
+        ]
+        live = console.frame(lambda f: f["type"] == "message" and f["message"]["text"] == "my parcel arrived crushed")
+        assert live["handoff_id"] == handoff["id"]
+        assert console.post(f"/handoffs/{handoff['id']}/messages", {"text": "Sorry about that! <b>Photo?</b>"}).ok
+        replies = customer.say("ok")  # the agent's words wait in Redis for the customer's next message
+        assert [(r["text"], r.get("agent")) for r in replies] == [("Sorry about that! <b>Photo?</b>", "Maya Tan")]
+        assert customer.say("are you there?") == []  # given once
+        assert console.post(f"/handoffs/{handoff['id']}/end").ok
+    finally:
+        console.close()
 
 
 def test_the_widget_through_nginx(cluster, addresses, knowledge):

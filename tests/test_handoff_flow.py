@@ -3,6 +3,7 @@ small pieces (login throttle, the REST customers' mailbox)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -129,8 +130,8 @@ def test_failed_logins_are_counted_per_username_and_per_address():
 
 def test_the_mailbox_keeps_messages_in_order_and_bounded():
     mailbox = Mailbox()
-    mailbox.put("c1", [{"text": "one"}])
-    mailbox.put("c1", [{"text": str(n)} for n in range(MAILBOX_MESSAGES + 5)])
-    kept = mailbox.take("c1")
+    asyncio.run(mailbox.put("c1", [{"text": "one"}]))
+    asyncio.run(mailbox.put("c1", [{"text": str(n)} for n in range(MAILBOX_MESSAGES + 5)]))
+    kept = asyncio.run(mailbox.take("c1"))
     assert len(kept) == MAILBOX_MESSAGES and kept[-1]["text"] == str(MAILBOX_MESSAGES + 4)
-    assert mailbox.take("c1") == []
+    assert asyncio.run(mailbox.take("c1")) == []

@@ -29,12 +29,13 @@ MAILBOX_MESSAGES = 100  # per conversation
 
 
 class Mailbox:
-    """Messages for REST customers, who get them with the reply to their next message (bot.channels.rest)."""
+    """Messages for REST customers, who get them with the reply to their next message, in this process.
+    Replicas share theirs in Redis instead (bot.console.relay.RedisMailbox, the same methods)."""
 
     def __init__(self) -> None:
         self.waiting: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
-    def put(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
+    async def put(self, conversation_id: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
             return
         kept = self.waiting.pop(conversation_id, []) + messages
@@ -42,7 +43,7 @@ class Mailbox:
         while len(self.waiting) > MAILBOX_CONVERSATIONS:
             self.waiting.popitem(last=False)
 
-    def take(self, conversation_id: str) -> list[dict[str, Any]]:
+    async def take(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.waiting.pop(conversation_id, [])
 
 
@@ -110,7 +111,7 @@ class SupportRestInput(RestInput):
             if relay is None:
                 return
             await relay.customer_wrote(message.sender_id, message.message_id, message.text or "")
-            missed = relay.mailbox.take(message.sender_id)
+            missed = await relay.mailbox.take(message.sender_id)
             if missed and isinstance(message.output_channel, CollectingOutputChannel):
                 message.output_channel.messages[:0] = missed  # they were said before this reply
 

@@ -2,8 +2,10 @@
 
 One `ConsoleHub` per Rasa server process. The queue is read from the database once a second
 (`watch_queue`), which is also where handoffs created by the action server and time-outs are
-noticed; messages are pushed the moment they are written (customer messages by the widget's
-channel through `customer_wrote`, agent replies by the console's API).
+noticed; messages are pushed the moment they are written (customer messages by the channels
+through `customer_wrote`, agent replies by the console's API). On a cluster, message and handoff
+frames go through Redis to every replica's consoles (`bot.console.relay.ConsoleBus`); each replica
+reads the queue itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from bot.channels.rest import Mailbox
 from bot.console.agents import agents_seen_since, list_agents
+from bot.console.relay import ConsoleBus, RedisMailbox
 from bot.handoff.store import ACTIVE, WAITING, Handoff, HandoffConflict, end, open_queue, time_out
 
 logger = logging.getLogger(__name__)
@@ -31,9 +34,12 @@ SEND_TIMEOUT_SECONDS = 5.0  # a console that takes longer to accept a frame is d
 class ConsoleHub:
     """The open consoles and the open handoffs, with what to send each console when something changes."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, mailbox: Mailbox | RedisMailbox | None = None, bus: ConsoleBus | None = None
+    ) -> None:
         self.engine = engine
-        self.mailbox = Mailbox()
+        self.mailbox = mailbox or Mailbox()
+        self.bus = bus  # None: one process, frames go to its consoles directly
         self.sockets: set[Any] = set()
         self.handoffs: list[Handoff] = []  # waiting and active, oldest first, as last read
         self._by_conversation: dict[str, Handoff] = {}
@@ -70,17 +76,26 @@ class ConsoleHub:
             return
         at = datetime.fromtimestamp(time.time(), timezone.utc).isoformat().replace("+00:00", "Z")
         message = {"id": message_id, "at": at, "sender": "customer", "text": text}
-        await self.broadcast({"type": "message", "handoff_id": handoff.id, "message": message})
+        await self.share({"type": "message", "handoff_id": handoff.id, "message": message})
 
     async def message(self, handoff_id: str, message: dict[str, Any]) -> None:
-        await self.broadcast({"type": "message", "handoff_id": handoff_id, "message": message})
+        await self.share({"type": "message", "handoff_id": handoff_id, "message": message})
 
     async def handoff_changed(self, handoff: Handoff) -> None:
-        await self.broadcast({"type": "handoff", "handoff": await asyncio.to_thread(self.summary, handoff)})
+        await self.share({"type": "handoff", "handoff": await asyncio.to_thread(self.summary, handoff)})
         await self.refresh()
 
-    async def broadcast(self, frame: dict[str, Any]) -> None:
+    async def share(self, frame: dict[str, Any]) -> None:
+        """To every console of every replica (through the bus), or of this process when there is none."""
         text = json.dumps(frame, ensure_ascii=False)
+        if self.bus is None or not await self.bus.publish(text):
+            await self.deliver(text)
+
+    async def broadcast(self, frame: dict[str, Any]) -> None:
+        """To this process's consoles (the queue: each replica reads it itself)."""
+        await self.deliver(json.dumps(frame, ensure_ascii=False))
+
+    async def deliver(self, text: str) -> None:
         await asyncio.gather(*(self._send(socket, text) for socket in list(self.sockets)))
 
     async def send(self, socket: Any, frame: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.channels.rest import Mailbox
 from bot.channels.shown import shown_user_text
 from bot.channels.widget_socket import WidgetOutput
+from bot.console.relay import RedisMailbox
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def output_channel_for(input_channels: list[InputChannel], tracker: DialogueStat
 class HandedOffConversations:
     """The Rasa agent's view of handed-off conversations, for the console."""
 
-    def __init__(self, agent: Agent, input_channels: list[InputChannel], mailbox: Mailbox) -> None:
+    def __init__(self, agent: Agent, input_channels: list[InputChannel], mailbox: Mailbox | RedisMailbox) -> None:
         self.agent = agent
         self.input_channels = input_channels
         self.mailbox = mailbox  # for customers on REST, whose channel cannot push
@@ -95,7 +96,7 @@ class HandedOffConversations:
             await output.send_text_message(conversation_id, text)
             if isinstance(output, CollectingOutputChannel):
                 output.messages[-1]["agent"] = agent.display_name
-            self._keep_for_rest(conversation_id, output)
+            await self._keep_for_rest(conversation_id, output)
         message = message_of(event)
         assert message is not None
         return message
@@ -117,7 +118,7 @@ class HandedOffConversations:
             tracker.update(event)
             await self.agent.processor.save_tracker(tracker)
         await self.agent.processor.execute_side_effects([event], tracker, output)
-        self._keep_for_rest(conversation_id, output)
+        await self._keep_for_rest(conversation_id, output)
         return message_of(event)
 
     async def give_back(self, conversation_id: str, intent: str) -> None:
@@ -130,11 +131,11 @@ class HandedOffConversations:
                 # The pause stopped the bot before it listened; rules expect the listen a customer message follows.
                 tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
             await self.agent.processor.trigger_external_user_uttered(intent, None, tracker, output)
-        self._keep_for_rest(conversation_id, output)
+        await self._keep_for_rest(conversation_id, output)
 
-    def _keep_for_rest(self, conversation_id: str, output: OutputChannel) -> None:
+    async def _keep_for_rest(self, conversation_id: str, output: OutputChannel) -> None:
         if isinstance(output, CollectingOutputChannel):
-            self.mailbox.put(conversation_id, output.messages)
+            await self.mailbox.put(conversation_id, output.messages)
 
 
 def _iso(timestamp: float | None) -> str:
