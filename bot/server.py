@@ -26,6 +26,11 @@ from bot.settings import load_settings
 from bot.storage.database import create_engine
 from bot.storage.tracker_store import configured_tracker_url
 
+# Connections the kernel queues until the busy event loop accepts them (Sanic's default is 100).
+# Beyond it the kernel drops SYNs (netstat's "listen queue overflowed") and each client waits for
+# TCP's retries, 1 s then 3 s...: a burst of widgets opening at once. Capped by net.core.somaxconn.
+LISTEN_BACKLOG = 2048
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the support bot's Rasa server.")
@@ -78,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     app.register_listener(close_resources, "after_server_stop")
     app.register_listener(rasa_speedups.close_kept_sessions, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)
-    app.run(host=args.host, port=args.port, workers=1, access_log=False)
+    app.run(host=args.host, port=args.port, workers=1, access_log=False, backlog=LISTEN_BACKLOG)
     return 0
 
 
