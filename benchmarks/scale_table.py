@@ -256,7 +256,11 @@ def measure(name: str, start: Callable[[], Running], args: argparse.Namespace) -
             print("    " + brief(entry["levels"][str(level)]), flush=True)
     finally:
         sampler.stop()
-        running.stop()
+        try:
+            running.stop()
+        except Exception as error:  # what was measured stands; the next system may still start
+            traceback.print_exc()
+            entry["stop_error"] = one_line(error)
     return entry
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.handoff.webhook import HandoffSettings, deliver_due, load_handoff_settings
 from bot.settings import positive_seconds
-from bot.storage.outbox import KIND_EMAIL, OutboxMessage, due, mark_failed, mark_sent
+from bot.storage.outbox import KIND_EMAIL, OutboxMessage, claim_due, mark_failed, mark_sent
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def send_due(engine: Engine, settings: MailSettings, now: datetime | None = None
     """Send every due e-mail once; (sent, failed). A mail-server outage marks rows failed, it never raises."""
     now = now or datetime.now(timezone.utc)
     sent = failed = 0
-    for message in due(engine, now, kind=KIND_EMAIL):
+    for message in claim_due(engine, now, kind=KIND_EMAIL):
         error = _deliver(settings, message, now)
         if error is None:
             mark_sent(engine, message.id, now)

@@ -40,10 +40,6 @@ START_TIMEOUT = 240.0  # s for every process to answer; Rasa replicas take 20-60
 STOP_TIMEOUT = 20.0  # s a process gets after SIGTERM before SIGKILL
 APP_USER = "supportbot"
 PRODUCT_DATABASE = "supportbot"
-# Variables that make a process deliver the outbox (actions/services.py starts a worker in every action
-# server). Two workers reading one PostgreSQL outbox could send an e-mail twice, so only the first
-# action server gets them.
-OUTBOX_VARIABLES = ("SUPPORTBOT_SMTP_HOST", "SUPPORTBOT_HANDOFF_WEBHOOK_URL")
 
 
 class ClusterError(Exception):
@@ -345,12 +341,9 @@ def operator_environment(cluster: Cluster) -> dict[str, str]:
 
 def start_servers(cluster: Cluster, model: Path) -> None:
     env = server_environment(cluster)
+    # Every action server delivers the outbox: each message is claimed by one of them (bot/storage/outbox.py).
     for number, port in enumerate(cluster.ports.actions, start=1):
-        own = dict(env)
-        if number > 1:
-            for name in OUTBOX_VARIABLES:
-                own.pop(name, None)
-        spawn(cluster, f"actions-{number}", [sys.executable, "-m", "bot.action_server", "--port", str(port)], own)
+        spawn(cluster, f"actions-{number}", [sys.executable, "-m", "bot.action_server", "--port", str(port)], env)
     # Sanic reads SANIC_* into its config: the address Rasa sees is the last X-Forwarded-For entry,
     # the one nginx adds, so per-address rate limits and log-in throttles see the customer, not nginx.
     rasa_env = {**env, "SANIC_PROXIES_COUNT": "1"}

@@ -40,7 +40,7 @@ from tests.cluster_support import (
     addresses_per_replica,
     state_folder,
 )
-from tests.handoff_support import PASSWORD, Console
+from tests.handoff_support import PASSWORD, WEBHOOK_SECRET, Console, Receiver
 from tests.servers import MODEL, ROOT, bot_says
 
 MISSING = deploy_cluster.missing_packages()
@@ -55,12 +55,19 @@ TICKET_ID = re.compile(r"TCK-[2-9A-HJ-NP-TW-Z]{6}")
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def webhook() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture(scope="module")
+def cluster(webhook):
     folder = state_folder()
     started = None
     try:
-        with pytest.MonkeyPatch.context() as env:  # the servers' environment: support open around the clock
-            env.setenv("SUPPORTBOT_SUPPORT_CONFIG", str(always_open_support(folder)))
+        with pytest.MonkeyPatch.context() as env:  # the servers' environment
+            env.setenv("SUPPORTBOT_SUPPORT_CONFIG", str(always_open_support(folder)))  # open around the clock
+            env.setenv("SUPPORTBOT_HANDOFF_WEBHOOK_URL", webhook.url)  # every action server delivers the outbox
+            env.setenv("SUPPORTBOT_HANDOFF_WEBHOOK_SECRET", WEBHOOK_SECRET)
             started = deploy_cluster.start(folder / "state", deploy_cluster.Ports.free(2), MODEL)
         engine = sa.create_engine(started.database_url, future=True)
         try:
@@ -220,7 +227,7 @@ def test_a_customers_data_on_postgresql_is_exported_deleted_and_purged(cluster, 
     assert user_texts(cluster, customer) == [RETURNS_QUESTION]
 
 
-def test_an_agent_on_one_replica_chats_live_with_a_rest_customer_on_the_other(cluster, addresses):
+def test_an_agent_on_one_replica_chats_live_with_a_rest_customer_on_the_other(cluster, addresses, webhook):
     """The console frames and the REST mailbox cross replicas through Redis (bot/console/relay.py):
     the agent's console is on one replica, the customer's messages are handled by the other."""
     (_, (customer_address, *_)), (console_replica, _) = addresses.items()
@@ -243,6 +250,12 @@ def test_an_agent_on_one_replica_chats_live_with_a_rest_customer_on_the_other(cl
         assert console.post(f"/handoffs/{handoff['id']}/end").ok
     finally:
         console.close()
+    # The handoff's packet went out through the outbox, which both action servers deliver: once.
+    deadline = time.monotonic() + 20
+    while not webhook.packets_for(handoff["id"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(6)  # a second delivery would come within one more round of the other worker (5 s)
+    assert len(webhook.packets_for(handoff["id"])) == 1
 
 
 def test_the_widget_through_nginx(cluster, addresses, knowledge):

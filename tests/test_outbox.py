@@ -5,8 +5,10 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Engine
 import bot.mail
 from bot.mail import MAIL_OFF_MESSAGE, MailSettings, OutboxWorker, load_mail_settings, send_due, start_mail_worker
 from bot.storage.database import create_engine, transaction
-from bot.storage.outbox import due, enqueue_email, mark_failed, pending_count, retry_delay
+from bot.storage.outbox import CLAIM_SECONDS, claim_due, due, enqueue_email, mark_failed, pending_count, retry_delay
 from bot.storage.tables import outbox
 from tests.servers import free_port
 
@@ -289,3 +291,31 @@ def test_mail_settings_from_the_environment() -> None:
 def test_a_bad_mail_setting_is_named(key: str, value: str) -> None:
     with pytest.raises(ValueError, match=key):
         load_mail_settings({"SUPPORTBOT_SMTP_HOST": "mail", key: value})
+
+
+def test_of_several_workers_each_due_message_goes_to_exactly_one(tmp_path) -> None:
+    """Four workers (the action servers of a cluster) on one database take due messages at once:
+    every message is taken, none twice. With `due` alone, each would send every message."""
+    path = tmp_path / "shared.db"
+    engines = [create_engine(f"sqlite:///{path}", timeout=30) for _ in range(4)]
+    queued = {queue(engines[0], to=f"customer{n}@example.com") for n in range(60)}
+    start = threading.Barrier(len(engines))
+
+    def work(engine: Engine) -> list[int]:
+        start.wait()
+        taken: list[int] = []
+        while batch := claim_due(engine, NOW + timedelta(seconds=1), limit=7):
+            taken += [message.id for message in batch]
+        return taken
+
+    with ThreadPoolExecutor(len(engines)) as pool:
+        taken = [message_id for ids in pool.map(work, engines) for message_id in ids]
+    assert sorted(taken) == sorted(queued)  # each exactly once
+
+
+def test_a_claimed_message_is_left_to_its_worker_then_due_again_if_it_died(engine) -> None:
+    first = queue(engine)
+    assert [m.id for m in claim_due(engine, NOW)] == [first]
+    assert claim_due(engine, NOW) == []  # another worker does not get it
+    assert due(engine, NOW + timedelta(seconds=CLAIM_SECONDS - 1)) == []
+    assert [m.id for m in due(engine, NOW + timedelta(seconds=CLAIM_SECONDS))] == [first]  # its worker never came back

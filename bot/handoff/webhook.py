@@ -26,7 +26,7 @@ from bot.settings import positive_seconds
 from bot.storage.outbox import (
     KIND_WEBHOOK,
     OutboxMessage,
-    due,
+    claim_due,
     enqueue_email,
     enqueue_webhook,
     mark_failed,
@@ -167,7 +167,7 @@ def deliver_due(engine: Engine, settings: HandoffSettings, now: datetime | None 
     if settings.webhook_secret is None:
         raise ValueError("webhooks cannot be signed: SUPPORTBOT_HANDOFF_WEBHOOK_URL and _SECRET are not set")
     sent = failed = 0
-    for message in due(engine, now or datetime.now(timezone.utc), kind=KIND_WEBHOOK):
+    for message in claim_due(engine, now or datetime.now(timezone.utc), kind=KIND_WEBHOOK):
         # Each attempt has its own time (tests pass a fixed one): a round of slow endpoints does not sign stale.
         moment = now or datetime.now(timezone.utc)
         error = _post(message, settings.webhook_secret, settings.timeout, moment)

@@ -98,6 +98,29 @@ def due(engine: Engine, now: datetime, limit: int = 20, *, kind: str | None = No
         return [_message(row) for row in connection.execute(query)]
 
 
+# A message taken for delivery is not due for any other worker this long. Longer than any one attempt
+# (SMTP and webhook timeouts are seconds); a worker that dies mid-attempt leaves it to the others after it.
+CLAIM_SECONDS = 300
+
+
+def claim_due(engine: Engine, now: datetime, limit: int = 20, *, kind: str | None = None) -> list[OutboxMessage]:
+    """The due messages this worker takes, each for exactly one worker however many run (the action
+    servers of a cluster): taking one moves its next attempt CLAIM_SECONDS ahead, in an UPDATE that
+    applies only while it is still due, which one worker wins. Delivery then marks it sent, or failed
+    with the back-off's next attempt."""
+    claimed = []
+    for message in due(engine, now, limit, kind=kind):
+        with transaction(engine) as connection:
+            taken = connection.execute(
+                outbox.update()
+                .where(outbox.c.id == message.id, outbox.c.sent_at.is_(None), outbox.c.next_attempt_at <= _utc(now))
+                .values(next_attempt_at=_utc(now) + timedelta(seconds=CLAIM_SECONDS))
+            ).rowcount
+        if taken:
+            claimed.append(message)
+    return claimed
+
+
 def mark_sent(engine: Engine, message_id: int, now: datetime) -> None:
     """Record delivery. The row stays: the outbox is also the record of what was sent."""
     with transaction(engine) as connection:
