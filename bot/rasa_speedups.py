@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -237,10 +240,47 @@ def recent_view(tracker: DialogueStateTracker, domain: Domain, window: int) -> D
 
 # Messages handled at once; the rest wait at the door in arrival order (see admit_in_arrival_order).
 ADMITTED_AT_ONCE = 8
+# Messages waiting at the door at most (SUPPORTBOT_MAX_WAITING_MESSAGES): about five seconds of work
+# at this machine's ~100 messages/s. Beyond it a message is refused at once with a polite "busy"
+# (bot/channels) instead of joining a queue that makes everyone wait longer than they would.
+DEFAULT_MAX_WAITING = 500
 
 
-def admit_in_arrival_order(limit: int = ADMITTED_AT_ONCE) -> None:
-    """At most `limit` messages are being handled at once; the others wait in arrival order.
+@dataclass
+class Admission:
+    """The door in front of Rasa's message handling: who is inside, who waits."""
+
+    limit: int = ADMITTED_AT_ONCE
+    max_waiting: int = DEFAULT_MAX_WAITING
+    waiting: int = 0
+    doors: dict[int, asyncio.Semaphore] = field(default_factory=dict)  # one per event loop (tests run several)
+
+    def full(self) -> bool:
+        return self.waiting >= self.max_waiting
+
+    def door(self) -> asyncio.Semaphore:
+        loop = id(asyncio.get_running_loop())
+        return self.doors.get(loop) or self.doors.setdefault(loop, asyncio.Semaphore(self.limit))
+
+
+ADMISSION = Admission()
+
+
+class AdmissionFull(Exception):
+    """The waiting room is full: the message was not taken (the channels tell the customer so)."""
+
+
+def max_waiting_from(environ: Mapping[str, str] | None = None) -> int:
+    value = (os.environ if environ is None else environ).get("SUPPORTBOT_MAX_WAITING_MESSAGES", "").strip()
+    if not value:
+        return DEFAULT_MAX_WAITING
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"SUPPORTBOT_MAX_WAITING_MESSAGES must be a whole number of messages, got {value!r}")
+    return int(value)
+
+
+def admit_in_arrival_order(admission: Admission = ADMISSION) -> None:
+    """At most `admission.limit` messages are being handled at once; the others wait in arrival order.
 
     All messages share one event loop: when more arrive than it can handle, every `await` on a
     message's path puts it behind the work of every other message in flight, and a message with
@@ -249,13 +289,20 @@ def admit_in_arrival_order(limit: int = ADMITTED_AT_ONCE) -> None:
     admits in order, so a message waits for the ones before it and no longer.
     """
     handle = Agent.handle_message
-    doors: dict[int, asyncio.Semaphore] = {}  # one per event loop (tests run several in turn)
 
     async def handle_message(self: Agent, message: Any) -> Any:
-        loop = id(asyncio.get_running_loop())
-        door = doors.get(loop) or doors.setdefault(loop, asyncio.Semaphore(limit))  # built once, not per message
-        async with door:
+        door = admission.door()  # built once per loop, not per message
+        if door.locked() and admission.full():  # checked and joined with no await between: no race
+            raise AdmissionFull(f"{admission.waiting} messages are waiting already")
+        admission.waiting += 1
+        try:
+            await door.acquire()
+        finally:
+            admission.waiting -= 1
+        try:
             return await handle(self, message)
+        finally:
+            door.release()
 
     Agent.handle_message = handle_message  # type: ignore[method-assign]
 
@@ -268,4 +315,5 @@ def apply() -> None:
     skip_copies_for_silent_debug_logs()
     keep_action_server_connections()
     predict_from_recent_events()
+    ADMISSION.max_waiting = max_waiting_from()
     admit_in_arrival_order()

@@ -15,7 +15,9 @@ session ids (tests/test_widget_channel.py), replayed webhook signatures (tests/t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gzip
 import io
 import re
 import shutil
@@ -28,6 +30,7 @@ from typing import Any
 
 import pytest
 import requests
+import websockets
 import yaml
 
 from bot.cli import main
@@ -317,3 +320,39 @@ def test_control_characters_are_kept_and_shown_escaped(bot: RunningBot, console:
     assert code == 0, err
     assert "\x1b" not in shown and "\x00" not in shown and "\x07" not in shown
     assert "Ana \\x1b[2JReyes" in shown and "stop\\x00here" in shown  # escaped, readable
+
+
+# --- Compressed bombs: nothing is inflated past the caps ----------------------------------------------------
+
+
+def test_a_gzip_bomb_to_the_rest_channel_is_never_inflated(bot):
+    """Sanic does not decode Content-Encoding: 20 MB of JSON gzipped to ~20 KB stays 20 KB of
+    bytes that are not JSON (400), well under the 2 MiB body cap."""
+    inflated = b'{"sender": "bomb", "message": "' + b"a" * 20_000_000 + b'"}'
+    bomb = gzip.compress(inflated, compresslevel=9)
+    assert len(bomb) < 100_000
+    answer = requests.post(f"{bot.url}/webhooks/rest/webhook", data=bomb, timeout=30,
+                           headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 400
+    assert [e for e in bot.tracker("bomb")["events"] if e["event"] == "user"] == []
+    assert bot.say("how do i track my order", uuid.uuid4().hex)  # the server is fine
+
+
+def test_a_deflate_bomb_over_the_widgets_websocket_is_cut_off_at_the_cap(bot):
+    """A WebSocket message compressed with permessage-deflate (5 MB of one letter, a few KB on the
+    wire) is inflated only up to Sanic's 1 MiB frame cap, then the connection is closed (1009)."""
+
+    async def send_bomb() -> int | None:
+        url = bot.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        async with websockets.connect(url, origin=bot.url, compression="deflate", max_size=None) as socket:
+            assert (await socket.recv()).startswith("0")  # engine.io's open packet
+            await socket.send("40")  # socket.io: connect to the namespace
+            assert (await socket.recv()).startswith("40")
+            await socket.send('42["user_uttered",{"message":"' + "a" * 5_000_000 + '"}]')
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(socket.recv(), 10)
+            return socket.close_code
+
+    assert asyncio.run(send_bomb()) == 1009  # "message too big"
+    assert bot.say("how do i track my order", uuid.uuid4().hex)  # the server is fine

@@ -93,7 +93,8 @@ def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> 
         return message
 
     monkeypatch.setattr(Agent, "handle_message", handle)
-    rasa_speedups.admit_in_arrival_order(limit=3)
+    admission = rasa_speedups.Admission(limit=3, max_waiting=30)
+    rasa_speedups.admit_in_arrival_order(admission)
     agent = Agent.__new__(Agent)
 
     async def flood() -> list[int]:
@@ -102,3 +103,29 @@ def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> 
     assert asyncio.run(flood()) == list(range(20))
     assert most_at_once == 3
     assert started == list(range(20))  # nobody overtakes at the door
+    assert admission.waiting == 0
+
+
+def test_beyond_the_waiting_room_a_message_is_refused_at_once(monkeypatch) -> None:
+    async def handle(self: Agent, message: int) -> int:
+        await asyncio.sleep(0.01)  # e.g. waiting for the action server
+        return message
+
+    monkeypatch.setattr(Agent, "handle_message", handle)
+    admission = rasa_speedups.Admission(limit=3, max_waiting=5)
+    rasa_speedups.admit_in_arrival_order(admission)
+    agent = Agent.__new__(Agent)
+
+    async def flood() -> list[int | str]:
+        results = await asyncio.gather(*(agent.handle_message(n) for n in range(12)), return_exceptions=True)
+        return [r if isinstance(r, int) else type(r).__name__ for r in results]
+
+    assert asyncio.run(flood()) == [0, 1, 2, 3, 4, 5, 6, 7] + ["AdmissionFull"] * 4  # 3 inside, 5 waiting
+    assert admission.waiting == 0 and not admission.full()
+
+
+def test_the_waiting_room_size_comes_from_the_environment() -> None:
+    assert rasa_speedups.max_waiting_from({}) == rasa_speedups.DEFAULT_MAX_WAITING
+    assert rasa_speedups.max_waiting_from({"SUPPORTBOT_MAX_WAITING_MESSAGES": "40"}) == 40
+    with pytest.raises(ValueError, match="SUPPORTBOT_MAX_WAITING_MESSAGES"):
+        rasa_speedups.max_waiting_from({"SUPPORTBOT_MAX_WAITING_MESSAGES": "lots"})

@@ -5,10 +5,14 @@ whose loopback address is rate-limited like any other.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 import pytest
 import requests
 import yaml
@@ -82,7 +86,7 @@ LOGS = ROOT / "tests" / "artifacts" / "security"
 
 @pytest.fixture(scope="module")
 def strict_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
-    """The product with small limits that apply to loopback too."""
+    """The product with small limits that apply to loopback too, and a waiting room of one message."""
     if not MODEL.exists():
         pytest.skip("no trained model: run `make train` (make test does)")
     folder = tmp_path_factory.mktemp("security")
@@ -98,7 +102,8 @@ def strict_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]
     running = start_bot(
         folder / "bot",
         LOGS,
-        {"SUPPORTBOT_LOG_LEVEL": "DEBUG"},  # the most a log ever says about a message
+        # DEBUG: the most a log ever says about a message.
+        {"SUPPORTBOT_LOG_LEVEL": "DEBUG", "SUPPORTBOT_MAX_WAITING_MESSAGES": "1"},
         credentials=folder / "credentials.yml",
     )
     yield running
@@ -124,6 +129,44 @@ def test_a_flood_from_one_conversation_gets_a_polite_wait_and_others_are_served(
     assert time.monotonic() - started < 10  # not queued behind the flood (a generous bound, not a benchmark)
     stored = [e for e in strict_bot.tracker(flooder)["events"] if e["event"] == "user"]
     assert len(stored) == LIMIT.burst  # refused messages never reached the bot
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def test_when_the_waiting_room_is_full_a_message_is_refused_at_once_politely_and_not_stored(strict_bot):
+    """100 customers open a ticket at the same moment. Each message waits on the action server, so 8
+    are handled at once and one may wait (this bot's SUPPORTBOT_MAX_WAITING_MESSAGES): the others get
+    503 "busy" with Retry-After now, not an answer many seconds late. What is answered is stored;
+    what is refused is not. (An FAQ answer runs in process without a pause: such messages are handled
+    one after another and never wait at this door.)"""
+    senders = [f"crowd-{n}-{uuid.uuid4().hex}" for n in range(100)]
+
+    async def crowd() -> list[Answer]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+            async def send(sender: str) -> Answer:
+                body = {"sender": sender, "message": "open a ticket"}
+                async with http.post(f"{strict_bot.url}/webhooks/rest/webhook", json=body) as answer:
+                    return Answer(answer.status, await answer.json(), dict(answer.headers))
+
+            return list(await asyncio.gather(*(send(sender) for sender in senders)))
+
+    answers = asyncio.run(crowd())
+    busy = [(s, a) for s, a in zip(senders, answers, strict=True) if a.status == 503]
+    served = [(s, a) for s, a in zip(senders, answers, strict=True) if a.status == 200]
+    assert len(busy) + len(served) == len(senders) and busy and len(served) >= 8
+    for sender, answer in busy:
+        assert answer.body == [{"recipient_id": sender, "text": bot_says("utter_busy")}]
+        assert int(answer.headers["Retry-After"]) >= 1
+    for sender, answer in [busy[0], served[0]]:
+        stored = [e["text"] for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"]
+        assert stored == ([] if answer.status == 503 else ["open a ticket"])
+    assert rest(strict_bot, senders[0], "how do i track my order").status_code == 200  # the room empties
 
 
 def test_a_message_over_the_cap_is_refused_politely_and_not_stored(strict_bot):

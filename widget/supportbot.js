@@ -29,6 +29,7 @@
       online: "Connected again.", sending: "Sending…",
       tooLong: "That message is too long: {limit} characters at most. Please shorten it.",
       slowDown: "You're sending messages very quickly. Please wait a moment, then send again.",
+      busy: "A lot of customers are writing right now. Please send again in a few seconds.",
       failed: "This message could not be sent. It will be sent again when the connection is back.",
       unavailable: "The chat cannot be reached right now. Please try again later."
     },
@@ -42,6 +43,7 @@
       online: "Sambungan pulih.", sending: "Menghantar…",
       tooLong: "Mesej itu terlalu panjang: maksimum {limit} aksara. Sila pendekkan.",
       slowDown: "Anda menghantar mesej terlalu cepat. Sila tunggu sebentar, kemudian hantar semula.",
+      busy: "Ramai pelanggan sedang menghubungi kami. Sila hantar semula dalam beberapa saat.",
       failed: "Mesej ini belum dapat dihantar. Ia akan dihantar semula apabila sambungan pulih.",
       unavailable: "Sembang tidak dapat dicapai sekarang. Sila cuba lagi nanti."
     },
@@ -55,6 +57,7 @@
       online: "Tersambung lagi.", sending: "Mengirim…",
       tooLong: "Pesan itu terlalu panjang: maksimal {limit} karakter. Tolong dipersingkat.",
       slowDown: "Kamu mengirim pesan terlalu cepat. Tunggu sebentar, lalu kirim lagi.",
+      busy: "Banyak pelanggan sedang menghubungi kami. Kirim lagi dalam beberapa detik ya.",
       failed: "Pesan ini belum terkirim. Pesan akan dikirim ulang begitu koneksi kembali.",
       unavailable: "Chat tidak bisa dihubungi sekarang. Silakan coba lagi nanti."
     },
@@ -68,6 +71,7 @@
       online: "Nakakonekta na ulit.", sending: "Ipinapadala…",
       tooLong: "Masyadong mahaba ang mensahe: hanggang {limit} na character lang. Paikliin mo po.",
       slowDown: "Masyadong mabilis ang pagpapadala mo. Sandali lang po, tapos ipadala ulit.",
+      busy: "Maraming customer ang nagme-message ngayon. Pakipadala ulit po pagkalipas ng ilang segundo.",
       failed: "Hindi pa naipadala ang mensaheng ito. Ipapadala ito ulit pagbalik ng koneksyon.",
       unavailable: "Hindi maabot ang chat ngayon. Pakisubukan ulit mamaya."
     },
@@ -82,6 +86,7 @@
       online: "Đã kết nối lại.", sending: "Đang gửi…",
       tooLong: "Tin nhắn quá dài: tối đa {limit} ký tự. Vui lòng rút ngắn.",
       slowDown: "Bạn đang gửi tin nhắn quá nhanh. Vui lòng đợi một chút rồi gửi lại.",
+      busy: "Hiện có rất nhiều khách hàng đang nhắn tin. Bạn vui lòng gửi lại sau vài giây.",
       failed: "Chưa gửi được tin nhắn này. Tin nhắn sẽ được gửi lại khi có kết nối.",
       unavailable: "Hiện không kết nối được với trò chuyện. Vui lòng thử lại sau."
     }
@@ -400,8 +405,9 @@
     if (!reply.ok) {
       if (reply.error === "too_long") setStatus(texts.tooLong.replace("{limit}", reply.limit));
       if (reply.error === "rate_limited") setStatus(texts.slowDown);
+      if (reply.error === "busy") setStatus(texts.busy);
       if (shown) shown.classList.add("sb-failed");
-      var refused = reply.error === "too_long" || reply.error === "rate_limited";
+      var refused = reply.error === "too_long" || reply.error === "rate_limited" || reply.error === "busy";
       if (refused && !input.value) input.value = entry.message; // nothing typed is lost
     }
   }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -20,9 +21,13 @@ from sanic.response import HTTPResponse
 
 from bot.knowledge.response_translations import response_text
 from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
+from bot.rasa_speedups import AdmissionFull
 from bot.security.limits import MessageLimits, limits_from_credentials
 
 DEFAULT_MAX_MESSAGE_CHARS = 2000  # as the widget's
+BUSY_RETRY_AFTER = 5  # seconds a customer refused because the bot is full is asked to wait
+# Set in the request's task when Rasa's waiting room refused the message (bot.rasa_speedups).
+_REFUSED_AS_BUSY: ContextVar[bool] = ContextVar("supportbot_rest_refused_as_busy", default=False)
 
 MAILBOX_CONVERSATIONS = 10_000  # REST conversations with undelivered messages kept at most (oldest dropped)
 MAILBOX_MESSAGES = 100  # per conversation
@@ -106,7 +111,11 @@ class SupportRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def handle(message: UserMessage) -> None:
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except AdmissionFull:  # Rasa's route would answer 200 and nothing: the response middleware says why
+                _REFUSED_AS_BUSY.set(True)
+                return
             relay = getattr(self.app.ctx, "handoff_relay", None) if self.app else None
             if relay is None:
                 return
@@ -120,6 +129,13 @@ class SupportRestInput(RestInput):
         @blueprint.middleware("request")
         async def refuse_floods_and_huge_messages(request: Request) -> HTTPResponse | None:
             return self.refusal(request) if request.method == "POST" else None
+
+        @blueprint.middleware("response")
+        async def say_busy(request: Request, _: HTTPResponse) -> HTTPResponse | None:
+            if not _REFUSED_AS_BUSY.get():
+                return None
+            sender = str((request.json or {}).get("sender", ""))  # checked by the request middleware
+            return self._polite(request, sender, "utter_busy", 503, headers={"Retry-After": str(BUSY_RETRY_AFTER)})
 
         @blueprint.listener("before_server_start")
         async def remember_app(app: Sanic, _: Any) -> None:

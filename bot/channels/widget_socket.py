@@ -34,8 +34,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
+from bot.channels.rest import BUSY_RETRY_AFTER
 from bot.channels.session_ids import SessionIds
 from bot.channels.shown import shown_user_text
+from bot.rasa_speedups import AdmissionFull
 from bot.security.limits import MessageLimits, limits_from_credentials
 
 logger = logging.getLogger(__name__)
@@ -234,7 +236,10 @@ class WidgetSocketInput(SocketIOInput):
                 message_id=message_id,
                 metadata=metadata,
             )
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except AdmissionFull:  # Rasa's waiting room is full: the widget says so and keeps the text
+                return {"ok": False, "error": "busy", "retry_after": BUSY_RETRY_AFTER}
             relay = getattr(self.app.ctx, "handoff_relay", None) if self.app else None
             if relay is not None and not metadata.get("hidden"):
                 # During a handoff the bot is paused: the agent's console shows the message at once.

@@ -21,7 +21,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.knowledge.schema import LANGUAGES
 from bot.names import ACTION_ANSWER_FAQ, ACTION_FAQ_FALLBACK, SLOT_LANGUAGE
-from bot.observability.metrics import DID_YOU_MEAN, ERROR, HIT, MISS, NO_MODEL, OK, MessageMetrics
+from bot.observability.metrics import BUSY, DID_YOU_MEAN, ERROR, HIT, MISS, NO_MODEL, OK, MessageMetrics
+from bot.rasa_speedups import AdmissionFull
 
 # The response actions/faq.py's fallback sends with "did you mean" buttons.
 RESPONSE_DID_YOU_MEAN = "utter_did_you_mean"
@@ -74,6 +75,9 @@ def instrument(agent: Agent, metrics: MessageMetrics, channels: Iterable[str]) -
             replies = await handle(message)
             outcome = OK if logged else NO_MODEL  # Rasa drops a message it has no model for, logging nothing
             return replies
+        except AdmissionFull:
+            outcome = BUSY
+            raise
         finally:
             elapsed = time.perf_counter() - started
             _logged.reset(context)

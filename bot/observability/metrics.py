@@ -24,6 +24,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 OK = "ok"
 ERROR = "error"  # handling raised: the customer got no (or a partial) reply
 NO_MODEL = "no_model"  # no model loaded: Rasa drops the message
+BUSY = "busy"  # refused at once: the waiting room in front of Rasa was full (bot.rasa_speedups)
 
 # What the knowledge base gave the customer (label `result` of supportbot_faq_lookups_total).
 HIT = "hit"  # an FAQ answer
