@@ -72,6 +72,24 @@ def test_a_frame_from_one_replica_reaches_the_consoles_of_both_once(tmp_path, re
     asyncio.run(scenario())
 
 
+def test_the_subscription_outlives_a_quiet_spell(tmp_path, redis_server):
+    """No frame for longer than a Redis read timeout (5 s): the next frame still arrives. (A read
+    timeout on the subscription made it resubscribe, and frames published meanwhile were lost.)"""
+
+    async def scenario() -> None:
+        (first, _), (second, on_second) = (replica(tmp_path, redis_server, n) for n in ("a", "b"))
+        subscribed = asyncio.Event()
+        listener = asyncio.create_task(second.bus.listen(second.deliver, subscribed))
+        await subscribed.wait()
+        await asyncio.sleep(5.5)
+        await first.message("H-2", {"id": "m2", "sender": "customer", "text": "still there?"})
+        await eventually(lambda: on_second.frames)
+        assert on_second.frames[0]["message"]["text"] == "still there?"
+        listener.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_the_rest_mailbox_is_one_for_all_replicas(tmp_path, redis_server):
     async def scenario() -> None:
         (first, _), (second, _) = (replica(tmp_path, redis_server, n) for n in ("a", "b"))

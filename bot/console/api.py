@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta, timezone
 from functools import wraps
+from http.cookies import CookieError
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,6 +93,15 @@ class LoginThrottle:
             self.failures.pop(key, None)
 
 
+
+def session_cookie(request: Request) -> str | None:
+    """The console's session cookie; None when there is none or the Cookie header cannot be parsed
+    (Sanic raises on an illegal cookie name, e.g. `%@O=1`: that is no session, not a server error)."""
+    try:
+        return request.cookies.get(COOKIE)
+    except CookieError:
+        return None
+
 def _limit(key: str) -> int:
     return LOGIN_ATTEMPTS_PER_USER if key.startswith("user:") else LOGIN_ATTEMPTS_PER_ADDRESS
 
@@ -119,7 +129,7 @@ def install(
         return asyncio.to_thread(function, *args, **kwargs)  # the database calls are blocking
 
     async def current_session(request: Request) -> Session | None:
-        return await run(session_for, engine, request.cookies.get(COOKIE), now())
+        return await run(session_for, engine, session_cookie(request), now())
 
     def agent_only(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
         """401 without a live session; 403 for a POST without the session's CSRF token."""
@@ -219,7 +229,7 @@ def install(
     @console.post("/api/logout")
     @agent_only
     async def logout(request: Request, session: Session) -> HTTPResponse:
-        await run(log_out, engine, request.cookies.get(COOKIE) or "")
+        await run(log_out, engine, session_cookie(request) or "")
         answer = response.json({})
         # Expired with the path it was set with: `del answer.cookies[...]` sends no path, and a browser
         # then keeps the /console cookie (the default path would be /console/api).
@@ -394,7 +404,7 @@ def install(
         if origin is not None and urlsplit(origin).netloc != request.host:
             await ws.close(code=4403, reason="wrong origin")  # another site's page must not listen in
             return
-        token = request.cookies.get(COOKIE) or ""
+        token = session_cookie(request) or ""
         if await current_session(request) is None:
             await ws.close(code=4401, reason="not logged in")
             return

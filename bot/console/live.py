@@ -98,6 +98,14 @@ class ConsoleHub:
     async def deliver(self, text: str) -> None:
         await asyncio.gather(*(self._send(socket, text) for socket in list(self.sockets)))
 
+    async def deliver_shared(self, text: str) -> None:
+        """A frame from the bus (any replica): to this process's consoles. A handoff's change also
+        refreshes this replica's view of the queue at once, so that the next message of a chat an
+        agent on another replica just claimed is relayed, not left for the next poll."""
+        await self.deliver(text)
+        if json.loads(text).get("type") == "handoff":
+            await self.refresh()
+
     async def send(self, socket: Any, frame: dict[str, Any]) -> None:
         await self._send(socket, json.dumps(frame, ensure_ascii=False))
 

@@ -46,14 +46,16 @@ def relay_redis_url(environ: Mapping[str, str] | None = None) -> str | None:
 class _SharedRedis:
     """One redis-py asyncio client, made in the serving event loop at first use; says once when Redis is gone."""
 
-    def __init__(self, url: str, what: str) -> None:
-        self.url, self.what = url, what
+    def __init__(self, url: str, what: str, read_timeout: float | None = 5.0) -> None:
+        self.url, self.what, self.read_timeout = url, what, read_timeout
         self._client: redis.asyncio.Redis | None = None
         self._down = False
 
     def client(self) -> redis.asyncio.Redis:
         if self._client is None:
-            self._client = redis.asyncio.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+            self._client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self.read_timeout, socket_connect_timeout=5, socket_keepalive=True
+            )
         return self._client
 
     def failed(self, error: BaseException) -> None:
@@ -72,6 +74,9 @@ class ConsoleBus:
 
     def __init__(self, url: str, channel: str = CONSOLE_CHANNEL) -> None:
         self.redis = _SharedRedis(url, "Console relay")
+        # The subscription waits for frames as long as none come: no read timeout, or a quiet
+        # minute would look like a dead Redis and frames published while it resubscribes be lost.
+        self.listening = _SharedRedis(url, "Console relay", read_timeout=None)
         self.channel = channel
 
     async def publish(self, text: str) -> bool:
@@ -87,18 +92,22 @@ class ConsoleBus:
     async def listen(self, deliver: Callable[[str], Awaitable[None]], subscribed: asyncio.Event | None = None) -> None:
         """Hand every published frame to `deliver`, forever; reconnects after Redis comes back."""
         while True:
-            pubsub = self.redis.client().pubsub(ignore_subscribe_messages=True)
+            pubsub = self.listening.client().pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self.listening.answered()
                 if subscribed is not None:
                     subscribed.set()
                 async for message in pubsub.listen():
                     data = message.get("data")
-                    await deliver(data.decode() if isinstance(data, bytes) else str(data))
+                    try:
+                        await deliver(data.decode() if isinstance(data, bytes) else str(data))
+                    except Exception:  # one bad frame must not end the relay
+                        logger.exception("Console relay: a frame could not be delivered")
             except asyncio.CancelledError:
                 raise
             except REDIS_DOWN as error:
-                self.redis.failed(error)
+                self.listening.failed(error)
             finally:
                 await _quietly_close(pubsub)
             await asyncio.sleep(LISTEN_RETRY_SECONDS)

@@ -37,7 +37,7 @@ def install(app: Sanic, engine: Engine, endpoints_path: str) -> None:
         away = timedelta(seconds=thresholds.agent_away_seconds)
         app.add_task(watch_queue(hub, wait, away, timed_out), name="handoff_queue_watcher")
         if hub.bus is not None:
-            app.add_task(hub.bus.listen(hub.deliver), name="console_relay_listener")
+            app.add_task(hub.bus.listen(hub.deliver_shared), name="console_relay_listener")
 
     api.install(app, engine, hub, conversations, calendar)
     app.register_listener(start_watching, "after_server_start")
