@@ -11,7 +11,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 # The widget's npm packages: the socket.io client it loads, and axe-core for its accessibility test.
 WIDGET_PACKAGES := widget/node_modules/.installed
 
-.PHONY: run test install train lint bench bench-scale bench-languages lock clean audit
+.PHONY: run test install train lint bench bench-scale bench-length bench-languages lock clean audit
 
 run: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m bot.serve
@@ -70,6 +70,11 @@ bench: $(MODEL)
 # Needs the cluster's Debian packages (nginx, redis-server, postgresql). SCALE_FLAGS=--skip-cluster etc.
 bench-scale: $(MODEL)
 	$(BIN)/python -m benchmarks.scale_table $(SCALE_FLAGS)
+
+# One conversation of 500 messages: the time of the last ten against the first ten (about 1 minute);
+# rewrites only its section of docs/benchmarks.md.
+bench-length: $(MODEL)
+	$(BIN)/python -m benchmarks.conversation_length
 
 # Accuracy per language and language detection against Rasa's default pipeline (~15 min):
 # rewrites only the "Five languages" section of docs/benchmarks.md.

@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions import services
 from actions.faq import facts_for, language_of, response_text
 from bot.handoff.store import ratings_for
-from bot.names import SLOT_CSAT_FOR
+from bot.names import ACTION_SUBMIT_TICKET, SLOT_CSAT_FOR
 from bot.storage.database import StorageError
 from bot.tickets.fields import Checked, check_category, check_description, check_email, check_name, check_order_number
 from bot.tickets.sla import format_promise, reply_by
@@ -196,7 +196,7 @@ class SubmitTicket(Action):
     """
 
     def name(self) -> str:
-        return "action_submit_ticket"
+        return ACTION_SUBMIT_TICKET
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         language = language_of(tracker)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # before anything imports Rasa; children inherit it
 
-from benchmarks import clinc, generated_kb, languages, latency, rasa_default, report, scale_report
+from benchmarks import clinc, conversation_length, generated_kb, languages, latency, rasa_default, report, scale_report
 from benchmarks.servers import Server, start_anchor, start_ours
 from benchmarks.training import copy_our_project, rasa_train
 from bot.evaluation import load_cases
@@ -104,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                              + languages.END + "\n")
     else:
         languages.main(["--out", str(out)] + (["--quick"] if args.quick else []))
-    if scale_report.START in previous and scale_report.END in previous:  # `make bench-scale` writes that one
-        kept = previous.split(scale_report.START, 1)[1].split(scale_report.END, 1)[0]
-        scale_report.splice(out, scale_report.START + kept + scale_report.END + "\n")
+    # Sections other benchmarks write (`make bench-scale`, `make bench-length`): kept as they were.
+    for start, end in [(scale_report.START, scale_report.END), (conversation_length.START, conversation_length.END)]:
+        if start in previous and end in previous:
+            kept = previous.split(start, 1)[1].split(end, 1)[0]
+            scale_report.splice_between(out, start, end, start + kept + end + "\n")
     print(f"Wrote {out} in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     return 0
 

@@ -212,14 +212,22 @@ def update_docs(path: Path, result: dict) -> None:
 
 def splice(path: Path, section: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    elif HEADING in text:  # a placeholder heading without markers: up to the next section
+    if START not in text and HEADING in text:  # a placeholder heading without markers: up to the next section
         before, rest = text.split(HEADING, 1)
         ends = [i for i in (rest.find("\n## "), rest.find("\n<!-- ")) if i >= 0]
         after = rest[min(ends) + 1:] if ends else ""
-        text = before + section + ("\n" + after if after else "")
+        path.write_text(before + section + ("\n" + after if after else ""), encoding="utf-8")
+        return
+    splice_between(path, START, END, section)
+
+
+def splice_between(path: Path, start: str, end: str, section: str) -> None:
+    """Replace what is between the `start` and `end` markers of `path` by `section` (which carries them),
+    or add it at the end; every other byte stays as it was."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section.rstrip("\n") + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section
     path.write_text(text, encoding="utf-8")

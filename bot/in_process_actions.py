@@ -26,6 +26,8 @@ from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection as SdkActionExecutionRejection
 
+from bot.rasa_speedups import recent_for_action
+
 logger = logging.getLogger(__name__)
 
 CONFIG_KEY = "in_process_actions"  # under action_endpoint in endpoints.yml
@@ -55,7 +57,7 @@ class InProcessActions:
         call = {
             "next_action": action.name(),
             "sender_id": tracker.sender_id,
-            "tracker": tracker.current_state(EventVerbosity.ALL),
+            "tracker": recent_for_action(tracker, action.name()).current_state(EventVerbosity.ALL),
             "domain": self._as_dict(domain),
             "version": rasa.__version__,
         }

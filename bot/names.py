@@ -32,6 +32,7 @@ ACTION_FAQ_FALLBACK = "action_faq_fallback"
 ACTION_RECORD_FEEDBACK = "action_record_feedback"
 ACTION_OFFER_HUMAN = "action_offer_human"
 ACTION_START_HANDOFF = "action_start_handoff"
+ACTION_SUBMIT_TICKET = "action_submit_ticket"
 ACTION_HANDOFF_TIMED_OUT = "action_handoff_timed_out"
 ACTION_RECORD_CSAT = "action_record_csat"
 

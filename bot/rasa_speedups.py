@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import logging
 import os
 import types
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from rasa.core import processor
+from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels import rest
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
@@ -24,10 +26,22 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, AllSlotsReset, Event, Restarted, SessionStarted, SlotSet
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    AllSlotsReset,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+)
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.names import ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET
 
 # Kept shorter than the action server's keep-alive (bot.action_server.KEEP_ALIVE_SECONDS), so the
 # client never reuses a connection the server has just closed.
@@ -78,6 +92,80 @@ def copy_trackers_without_replay() -> None:
         return duplicate
 
     DialogueStateTracker.copy = copy_tracker  # type: ignore[method-assign]
+
+
+# Events after which Rasa's `applied_events` must look at the whole conversation again.
+_REWINDING = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted)
+
+
+def applied_events_incrementally() -> None:
+    """`DialogueStateTracker.applied_events` from the previous answer plus the new events.
+
+    Rasa computes it from the first event on every call: several times a message, so a long
+    conversation makes every message slower (a quarter of the server's time at message 500). Events
+    are only ever appended, so the last answer stays right for the events it saw; the new events are
+    appended to it unless one of them can undo earlier ones (a restart, a new session, a rewind, a
+    form's repeated execution or a new form), in which case Rasa's own computation runs.
+    """
+    full = DialogueStateTracker.applied_events
+
+    def applied_events(self: DialogueStateTracker) -> list[Event]:
+        events = self.events
+        count = len(events)
+        cached = self.__dict__.get("_supportbot_applied")
+        if cached is not None:
+            seen, last, applied, loops = cached
+            if seen == count and (count == 0 or events[-1] is last):
+                return list(applied)
+            if 0 < seen < count and events[seen - 1] is last:
+                new = [events[index] for index in range(seen, count)]
+                if not any(_may_undo(event, loops) for event in new):
+                    applied = applied + new
+                    self.__dict__["_supportbot_applied"] = (count, events[-1], applied, loops)
+                    return list(applied)
+        applied = full(self)
+        loops = frozenset(e.name for e in events if isinstance(e, ActiveLoop) and e.name)
+        self.__dict__["_supportbot_applied"] = (count, events[-1] if count else None, applied, loops)
+        return list(applied)
+
+    DialogueStateTracker.applied_events = applied_events  # type: ignore[method-assign]
+
+
+def _may_undo(event: Event, loops: frozenset[str]) -> bool:
+    if isinstance(event, _REWINDING):
+        return True
+    if isinstance(event, ActiveLoop):
+        return bool(event.name) and event.name not in loops  # a new form changes which executions count
+    return isinstance(event, ActionExecuted) and event.action_name in loops
+
+
+# Custom actions are sent the conversation's last events only: serialising a long conversation for
+# every action call was a quarter of the server's time at message 500. These two put the whole
+# transcript into the ticket or the handoff packet, so they get all of it. Slots, the latest message
+# and the form's state are sent whole either way.
+ACTIONS_NEEDING_THE_TRANSCRIPT = frozenset({ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET})
+RECENT_EVENTS_FOR_ACTIONS = 200  # ~20 turns: far more than any other action looks back (a form's last answer)
+
+
+def recent_for_action(tracker: DialogueStateTracker, action_name: str) -> DialogueStateTracker:
+    """`tracker` as custom action `action_name` needs to see it."""
+    count = len(tracker.events)
+    if action_name in ACTIONS_NEEDING_THE_TRANSCRIPT or count <= RECENT_EVENTS_FOR_ACTIONS:
+        return tracker
+    view = copy.copy(tracker)  # the same slots, latest message and loop; fewer events
+    recent = itertools.islice(tracker.events, count - RECENT_EVENTS_FOR_ACTIONS, None)
+    view.events = tracker._create_events(list(recent))
+    view.__dict__.pop("_supportbot_applied", None)
+    return view
+
+
+def send_actions_recent_events() -> None:
+    call_format = RemoteAction._action_call_format
+
+    def recent_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
+        return call_format(self, recent_for_action(tracker, self.name()), domain)
+
+    RemoteAction._action_call_format = recent_call_format  # type: ignore[method-assign]
 
 
 def run_graphs_without_dask() -> None:
@@ -311,6 +399,8 @@ def apply() -> None:
     resolve_event_types_once()
     copy_slots_directly()
     copy_trackers_without_replay()
+    applied_events_incrementally()
+    send_actions_recent_events()
     run_graphs_without_dask()
     skip_copies_for_silent_debug_logs()
     keep_action_server_connections()

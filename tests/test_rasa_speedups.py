@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 from rasa.core.agent import Agent
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
+    ActionReverted,
     ActiveLoop,
     BotUttered,
     FollowupAction,
     LoopInterrupted,
+    Restarted,
+    SessionStarted,
     SlotSet,
+    UserUtteranceReverted,
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
@@ -129,3 +134,51 @@ def test_the_waiting_room_size_comes_from_the_environment() -> None:
     assert rasa_speedups.max_waiting_from({"SUPPORTBOT_MAX_WAITING_MESSAGES": "40"}) == 40
     with pytest.raises(ValueError, match="SUPPORTBOT_MAX_WAITING_MESSAGES"):
         rasa_speedups.max_waiting_from({"SUPPORTBOT_MAX_WAITING_MESSAGES": "lots"})
+
+
+def test_applied_events_from_the_last_answer_are_rasas_at_every_step(monkeypatch) -> None:
+    """The incremental `applied_events` against Rasa's own after every event of a conversation with
+    a form, a rewound message, a reverted action, a restart, a new session and a copied tracker."""
+    rasas = DialogueStateTracker.applied_events
+    monkeypatch.setattr(DialogueStateTracker, "applied_events", rasas)  # put back after the test
+    rasa_speedups.applied_events_incrementally()
+    listen = ActionExecuted(ACTION_LISTEN_NAME)
+    events = [
+        SessionStarted(), listen, UserUttered("hi"), ActionExecuted("utter_greet"), BotUttered("hello"), listen,
+        UserUttered("open a ticket"), ActionExecuted("ticket_form"), ActiveLoop("ticket_form"),
+        SlotSet("requested_slot", "ticket_name"), listen, UserUttered("Siti"), ActionExecuted("ticket_form"),
+        SlotSet("ticket_name", "Siti"), listen, UserUttered("oops"), UserUtteranceReverted(), listen,
+        UserUttered("siti@example.com"), ActionExecuted("ticket_form"), ActiveLoop(None),
+        ActionExecuted("action_submit_ticket"), ActionReverted(), listen, UserUttered("status?"),
+        ActionExecuted("ticket_status_form"), ActiveLoop("ticket_status_form"), listen, Restarted(), listen,
+        UserUttered("again"), ActionExecuted("action_answer_faq"), SessionStarted(), listen, UserUttered("bye"),
+    ]  # fmt: skip
+    tracker = DialogueStateTracker("c", [])
+    copies = []
+    for number, event in enumerate(events):
+        tracker.update(event)
+        assert DialogueStateTracker.applied_events(tracker) == rasas(tracker), number
+        if number % 7 == 3:
+            copies.append(tracker.copy())
+    for number, duplicate in enumerate(copies):  # a copy goes on from its own events
+        duplicate.update(UserUttered(f"copy {number}"))
+        duplicate.update(ActionExecuted("ticket_form"))
+        assert DialogueStateTracker.applied_events(duplicate) == rasas(duplicate), number
+
+
+def test_custom_actions_see_the_recent_events_and_the_ticket_and_handoff_the_whole_transcript() -> None:
+    tracker = DialogueStateTracker("c", [])
+    tracker.update(SessionStarted())
+    for number in range(150):  # 600 events
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        tracker.update(UserUttered(f"question {number}"))
+        tracker.update(SlotSet("last_faq", f"faq.{number}"))
+        tracker.update(BotUttered(f"answer {number}"))
+    tracker.update(ActiveLoop("ticket_form"))
+    view = rasa_speedups.recent_for_action(tracker, "action_record_feedback")
+    state, whole = view.current_state(EventVerbosity.ALL), tracker.current_state(EventVerbosity.ALL)
+    assert state["events"] == whole["events"][-rasa_speedups.RECENT_EVENTS_FOR_ACTIONS :]
+    assert {k: v for k, v in state.items() if k != "events"} == {k: v for k, v in whole.items() if k != "events"}
+    assert len(tracker.events) == 602  # the conversation itself is untouched
+    for needs_all in ("action_submit_ticket", "action_start_handoff"):
+        assert rasa_speedups.recent_for_action(tracker, needs_all) is tracker

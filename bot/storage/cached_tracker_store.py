@@ -6,7 +6,8 @@ row), counts the stored rows again before every save, and on SQLite opens a new 
 fsyncs a rollback journal for every commit: about half of each message's time here
 (docs/latency-profile.md).
 
-This store keeps, per conversation, the `Event` objects of its latest session as stored, and a
+This store keeps, per conversation, its latest session as stored, as a tracker (handed out as a
+copy, so a long conversation is not replayed event by event on every message), and a
 *fingerprint* of its rows: (row count, highest row id). Before using the cache it reads the
 fingerprint again, one indexed query; if anything else changed the conversation's rows (another
 replica, `supportbot data delete`, the retention purge), the fingerprints differ and the session
@@ -31,6 +32,7 @@ read what this one writes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections import OrderedDict
@@ -64,7 +66,11 @@ class Fingerprint:
 @dataclass
 class CachedSession:
     fingerprint: Fingerprint
-    events: list[Event]  # the latest session's events, as stored, in order
+    tracker: DialogueStateTracker  # the latest session, as stored; never handed out itself, only copies
+
+    @property
+    def stored_events(self) -> int:
+        return len(self.tracker.events)
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -101,13 +107,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             cached = self._sessions.get(sender_id)
             if cached is not None and cached.fingerprint == fingerprint:
                 self._sessions.move_to_end(sender_id)
-                return DialogueStateTracker.from_events(sender_id, list(cached.events), self.domain.slots)
+                return cached.tracker.copy()
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
         self._sessions.pop(sender_id, None)
         if not rows:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
-        self._remember(sender_id, CachedSession(fingerprint, list(tracker.events)))
+        self._remember(sender_id, CachedSession(fingerprint, tracker.copy()))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -126,12 +132,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return self._write_new_events(sender_id, events, cached if attempts == 1 else None)
 
         fingerprint = await self._patiently(write, sender_id)
-        self._remember(sender_id, CachedSession(fingerprint, latest_session(events)))
+        # Usually the tracker is the latest session as read, plus this message's events: keep a copy.
+        # When a session may have begun (a new conversation, or a session start among the new
+        # events), keep what a read would return.
+        began = cached is None or any(
+            isinstance(event, SessionStarted) for event in itertools.islice(events, cached.stored_events, None)
+        )
+        session = latest_session(events) if began else events
+        if len(session) == len(events):
+            stored = tracker.copy()
+        else:
+            stored = DialogueStateTracker.from_events(sender_id, session, self.domain.slots)
+        self._remember(sender_id, CachedSession(fingerprint, stored))
 
     def _write_new_events(self, sender_id: str, events: list[Event], cached: CachedSession | None) -> Fingerprint:
         with self.session_scope() as session:
             if cached is not None:
-                stored = len(cached.events)
+                stored = cached.stored_events
             else:  # not read through this store: count as the stock store does
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
             new_rows = [self._row(sender_id, event) for event in events[stored:]]
