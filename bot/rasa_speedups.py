@@ -10,7 +10,6 @@ import asyncio
 import copy
 import itertools
 import logging
-import os
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.names import ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET
+from bot.settings import positive_whole_number
 
 # Kept shorter than the action server's keep-alive (bot.action_server.KEEP_ALIVE_SECONDS), so the
 # client never reuses a connection the server has just closed.
@@ -359,12 +359,8 @@ class AdmissionFull(Exception):
 
 
 def max_waiting_from(environ: Mapping[str, str] | None = None) -> int:
-    value = (os.environ if environ is None else environ).get("SUPPORTBOT_MAX_WAITING_MESSAGES", "").strip()
-    if not value:
-        return DEFAULT_MAX_WAITING
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"SUPPORTBOT_MAX_WAITING_MESSAGES must be a whole number of messages, got {value!r}")
-    return int(value)
+    given = positive_whole_number("SUPPORTBOT_MAX_WAITING_MESSAGES", "messages", environ)
+    return DEFAULT_MAX_WAITING if given is None else given
 
 
 def admit_in_arrival_order(admission: Admission = ADMISSION) -> None:

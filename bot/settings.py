@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +48,13 @@ def positive_seconds(name: str, value: str) -> float:
     if not seconds > 0:  # also rejects nan
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return seconds
+
+
+def positive_whole_number(name: str, unit: str, environ: Mapping[str, str] | None = None) -> int | None:
+    """Setting `name` as a whole number of `unit`, at least 1; None when unset; ValueError naming it otherwise."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of {unit} (at least 1), got {value!r}")
+    return int(value)

@@ -16,7 +16,7 @@ from bot.knowledge.schema import KnowledgeBase
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import PipelineConfig, read_pipeline_config
 from tests.handoff_support import PASSWORD, WAIT_FOR_AGENT_SECONDS, WEBHOOK_SECRET, Receiver, database
-from tests.servers import MODEL, RunningBot, start_bot
+from tests.servers import MODEL, RunningBot, start_bot, support_open_around_the_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright cannot download its own browsers here
@@ -68,10 +68,7 @@ def handoff_bot(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) ->
     if not MODEL.exists():
         pytest.skip("no trained model: run `make train` (make test does)")
     folder = tmp_path_factory.mktemp("handoff")
-    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
-    (folder / "support.yml").write_text(yaml.safe_dump(support), encoding="utf-8")
+    support = support_open_around_the_clock(folder)
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     endpoints["handoff"]["wait_for_agent_seconds"] = WAIT_FOR_AGENT_SECONDS
     (folder / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
@@ -79,7 +76,7 @@ def handoff_bot(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) ->
         folder / "bot",
         ROOT / "tests" / "artifacts" / "handoff",
         {
-            "SUPPORTBOT_SUPPORT_CONFIG": str(folder / "support.yml"),
+            "SUPPORTBOT_SUPPORT_CONFIG": str(support),
             "SUPPORTBOT_ENDPOINTS": str(folder / "endpoints.yml"),
             "SUPPORTBOT_HANDOFF_WEBHOOK_URL": receiver.url,
             "SUPPORTBOT_HANDOFF_WEBHOOK_SECRET": WEBHOOK_SECRET,

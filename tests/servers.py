@@ -25,6 +25,17 @@ MODEL = ROOT / "models" / "supportbot.tar.gz"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 
+def support_open_around_the_clock(folder: Path) -> Path:
+    """support.yml with support hours all day, every day, and no holidays, written into `folder`: so that
+    a handoff is queued for an agent whenever the tests run."""
+    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
+    path = folder / "support.yml"
+    path.write_text(yaml.safe_dump(support), encoding="utf-8")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

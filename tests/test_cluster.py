@@ -26,7 +26,6 @@ from types import SimpleNamespace
 import pytest
 import requests
 import sqlalchemy as sa
-import yaml
 
 from bot.console.agents import add_agent
 from bot.storage.tables import data_requests, tickets
@@ -41,7 +40,7 @@ from tests.cluster_support import (
     state_folder,
 )
 from tests.handoff_support import PASSWORD, WEBHOOK_SECRET, Console, Receiver
-from tests.servers import MODEL, ROOT, bot_says
+from tests.servers import MODEL, bot_says, support_open_around_the_clock
 
 MISSING = deploy_cluster.missing_packages()
 pytestmark = [
@@ -65,7 +64,7 @@ def cluster(webhook):
     started = None
     try:
         with pytest.MonkeyPatch.context() as env:  # the servers' environment
-            env.setenv("SUPPORTBOT_SUPPORT_CONFIG", str(always_open_support(folder)))  # open around the clock
+            env.setenv("SUPPORTBOT_SUPPORT_CONFIG", str(support_open_around_the_clock(folder)))
             env.setenv("SUPPORTBOT_HANDOFF_WEBHOOK_URL", webhook.url)  # every action server delivers the outbox
             env.setenv("SUPPORTBOT_HANDOFF_WEBHOOK_SECRET", WEBHOOK_SECRET)
             started = deploy_cluster.start(folder / "state", deploy_cluster.Ports.free(2), MODEL)
@@ -82,15 +81,6 @@ def cluster(webhook):
             if logs.exists():
                 shutil.copytree(logs, ARTIFACTS / logs.name, ignore=shutil.ignore_patterns("tmp", "*.conf"))
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def always_open_support(folder: Path) -> Path:
-    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
-    path = folder / "support.yml"
-    path.write_text(yaml.safe_dump(support), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

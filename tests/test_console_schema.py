@@ -28,7 +28,7 @@ import yaml
 
 from bot.console.agents import add_agent
 from tests.handoff_support import PASSWORD, Console, database
-from tests.servers import MODEL, ROOT, RunningBot, start_bot
+from tests.servers import MODEL, ROOT, RunningBot, start_bot, support_open_around_the_clock
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
 
@@ -47,15 +47,6 @@ class Seeded:
     console: Console  # maya, logged in, her WebSocket open (an agent online, so chats are queued)
     handoff_ids: list[str]
     ticket_id: str
-
-
-def support_open_around_the_clock(folder: Path) -> Path:
-    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
-    path = folder / "support.yml"
-    path.write_text(yaml.safe_dump(support), encoding="utf-8")
-    return path
 
 
 def open_a_ticket(bot: RunningBot) -> str:

@@ -37,7 +37,7 @@ from bot.cli import main
 from bot.console.agents import add_agent
 from bot.tickets.store import get_ticket
 from tests.handoff_support import PASSWORD, Console, database
-from tests.servers import MODEL, ROOT, RunningBot, bot_says, start_bot
+from tests.servers import MODEL, ROOT, RunningBot, bot_says, start_bot, support_open_around_the_clock
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
 
@@ -61,11 +61,8 @@ SQL = [
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     """The product with support open around the clock and one agent, maya."""
     folder = tmp_path_factory.mktemp("hostile")
-    support = yaml.safe_load((ROOT / "support.yml").read_text(encoding="utf-8"))
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    support["sla"].update(hours={day: ["00:00", "23:59"] for day in days}, holidays=[])
-    (folder / "support.yml").write_text(yaml.safe_dump(support), encoding="utf-8")
-    running = start_bot(folder / "bot", ARTIFACTS, {"SUPPORTBOT_SUPPORT_CONFIG": str(folder / "support.yml")})
+    support = support_open_around_the_clock(folder)
+    running = start_bot(folder / "bot", ARTIFACTS, {"SUPPORTBOT_SUPPORT_CONFIG": str(support)})
     add_agent(database(running), "maya", "Maya Tan", PASSWORD, datetime.now(timezone.utc))
     yield running
     running.stop()

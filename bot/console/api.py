@@ -93,7 +93,6 @@ class LoginThrottle:
             self.failures.pop(key, None)
 
 
-
 def session_cookie(request: Request) -> str | None:
     """The console's session cookie; None when there is none or the Cookie header cannot be parsed
     (Sanic raises on an illegal cookie name, e.g. `%@O=1`: that is no session, not a server error)."""
@@ -101,6 +100,7 @@ def session_cookie(request: Request) -> str | None:
         return request.cookies.get(COOKIE)
     except CookieError:
         return None
+
 
 def _limit(key: str) -> int:
     return LOGIN_ATTEMPTS_PER_USER if key.startswith("user:") else LOGIN_ATTEMPTS_PER_ADDRESS

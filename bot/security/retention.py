@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +12,7 @@ from sanic import Sanic
 from sqlalchemy.engine import Engine
 
 from bot.security.personal_data import both_databases, purge
+from bot.settings import positive_whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +21,7 @@ CHECK_EVERY_SECONDS = 3600
 
 def retention_days(environ: Mapping[str, str] | None = None) -> int | None:
     """SUPPORTBOT_RETENTION_DAYS as a whole number of days, None when unset; ValueError when it is not one."""
-    value = (os.environ if environ is None else environ).get("SUPPORTBOT_RETENTION_DAYS", "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"SUPPORTBOT_RETENTION_DAYS must be a whole number of days (at least 1), got {value!r}")
-    return int(value)
+    return positive_whole_number("SUPPORTBOT_RETENTION_DAYS", "days", environ)
 
 
 def purge_once(engine: Engine, tracker: str, days: int, now: datetime | None = None) -> dict[str, int]:
