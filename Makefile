@@ -55,7 +55,7 @@ $(WIDGET_PACKAGES): widget/package.json widget/package-lock.json
 # Retrain only when the pipeline, domain or training data changed; faq/ edits need no training.
 train: $(MODEL)
 $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
-	$(BIN)/rasa train --fixed-model-name supportbot --out models
+	$(BIN)/python -m bot.training --fixed-model-name supportbot --out models
 	touch $@
 
 lint: install

@@ -274,8 +274,10 @@ full data, 100 phrasings per intent; threshold tuned on val):
 
 
 HOW = """\
-- **`rasa train`**: wall time of the `rasa train` subprocess in a fresh temporary folder (empty Rasa
-  cache); ours is the median of 3 runs (1 with --quick), each in its own folder, the anchor one run.
+- **`rasa train`**: wall time of the training subprocess in a fresh temporary folder (empty Rasa
+  cache), for both systems the product's `python -m bot.training` (what `make train` runs: `rasa
+  train` with each YAML text parsed and schema-checked once, bot/training.py; before 2026-11-26 plain
+  `rasa train`); ours is the median of 3 runs (1 with --quick), each in its own folder, the anchor one run.
   Ours: copies of `config.yml`, `domain.yml` and `data/`. The anchor: the same conversational
   intents (`data/nlu/*.yml`, as they are) plus every FAQ entry as the retrieval intent `faq/<id>` with
   its English questions and `utter_faq/<id>` with its English answer (facts filled in), one response

@@ -9,10 +9,15 @@ import logging
 from functools import lru_cache
 from typing import Any
 
+import rasa.shared.utils.io
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.graph_components.providers.domain_provider import DomainProvider
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, BotUttered, UserUttered
 
 from bot.in_process_actions import InProcessActions
@@ -98,9 +103,24 @@ def _shop_facts(tracker: Any) -> dict[str, str]:
         return {}
 
 
+def _load_trained_domain(
+    cls: type[DomainProvider], config: dict, model_storage: ModelStorage, resource: Resource, *args: Any, **kwargs: Any
+) -> DomainProvider:
+    """The model's domain, parsed once and without a second schema check.
+
+    Rasa's `Domain.from_path` parses the file four times and checks it against the domain schema
+    with pykwalify's round-trip parser: about 2 s of every start with five languages of responses.
+    The file is the one `Domain.persist` wrote at training, from a domain that passed that check.
+    """
+    with model_storage.read_from(resource) as directory:
+        content = rasa.shared.utils.io.read_file(directory / "domain.yml")
+    return cls(model_storage, resource, Domain.from_dict(rasa.shared.utils.io.read_yaml(content)))
+
+
 def apply(in_process: InProcessActions | None = None) -> None:
     """Install the fixes; `in_process`: the custom actions to run in this process (bot.in_process_actions)."""
     global _in_process
     _in_process = in_process
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]
+    DomainProvider.load = classmethod(_load_trained_domain)  # type: ignore[method-assign, assignment]
