@@ -30,6 +30,19 @@ def test_typo_repair_is_reported_as_evidence(matcher):
     assert "return" in result.words
 
 
+def test_a_swapped_or_wrong_letter_in_a_short_word_is_repaired(matcher):
+    # One edit: rapidfuzz's ratio alone scores these 80, under the cutoff, in five-letter words.
+    assert matcher.match("where do i get a return lable").repairs == {"lable": "label"}
+    assert matcher.match("my acount was hacked").repairs == {"acount": "account"}
+
+
+def test_markup_in_a_message_is_not_matched(matcher, pipeline_config):
+    """An XSS probe's attribute words ("onerror", "alert") once made this the notifications FAQ."""
+    result = matcher.match("<img src=x onerror=alert(1)> talk to a person")
+    assert result.words == ("talk", "to", "a", "person")
+    assert result.best.label == "human_handoff"
+
+
 def test_scores_are_probabilities_sorted_best_first(matcher):
     result = matcher.match("where is my parcel")
     scores = [c.score for c in result.ranking]

@@ -25,6 +25,13 @@ def test_tokens_keep_the_customers_text_and_offsets():
     assert tokens[-1].norm == "kl20481234"
 
 
+def test_markup_tags_are_dropped_and_offsets_still_point_into_the_text():
+    text = "<b>where</b> is 5<7 <img src=x onerror=alert(1)>"
+    tokens = normaliser_for("en").tokens(text)
+    assert [t.norm for t in tokens] == ["where", "be", "5 7"]  # "5<7" is not a tag
+    assert [text[t.start : t.end] for t in tokens] == [t.text for t in tokens]
+
+
 def test_stop_words_are_flagged():
     tokens = normaliser_for("en").tokens("what is the refund")
     assert [t.is_stop for t in tokens] == [True, True, True, False]

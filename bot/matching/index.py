@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
@@ -40,7 +41,7 @@ class IndexSettings:
     nearest_weight: float = 0.5  # share of the nearest phrasing; the rest is the label's centroid
     stop_word_weight: float = 0.6  # a stop word counts this much of an informative word
     typo_min_length: int = 4  # shorter words are not repaired: too many near neighbours
-    typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs
+    typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs, unless it is a single edit
     # Words (and character n-grams) of a message that no phrasing uses still count in the message's
     # length, at this share of the IDF of a feature seen nowhere: "do you sell sofas" is mostly about
     # sofas, so sharing "do you sell" with a phrasing is a weak match. Words with a digit are exempt
@@ -99,6 +100,7 @@ class PhrasingIndex:
         self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(groups)]))
 
         self.vocabulary: frozenset[str] = frozenset(w for p in self.phrasings for w in p.words)
+        self._word_uses: Counter[str] = Counter(w for p in self.phrasings for w in set(p.words))
         words_of: dict[str, list[frozenset[str]]] = {}
         for p in self.phrasings:
             words_of.setdefault(p.label, []).append(frozenset(p.words))
@@ -149,12 +151,21 @@ class PhrasingIndex:
         return pooling @ matrix
 
     def _repair(self, word: str) -> tuple[str, float]:
-        """The vocabulary word closest to `word`, with the rapidfuzz ratio; `word` itself if none is close."""
+        """The vocabulary word closest to `word`, with the rapidfuzz ratio; `word` itself if none is close.
+
+        Close: a ratio of at least `typo_cutoff`, or a single edit (optimal string alignment: one
+        letter wrong, missing or extra, or two neighbours swapped), which the ratio misses in short
+        words ("lable" -> "label" scores 80). The highest ratio wins; among equals, a word with the same
+        first letter (people seldom mistype the first letter), then the word more phrasings use."""
         if word in self._repair_targets or len(word) < self.settings.typo_min_length or not word.isalpha():
             return word, 100.0
-        best = process.extractOne(
-            word, self._vocabulary_list, scorer=fuzz.ratio, score_cutoff=self.settings.typo_cutoff
-        )
+        cutoff = self.settings.typo_cutoff
+        best = process.extractOne(word, self._vocabulary_list, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if best is None:
+            one_edit = process.extract(word, self._vocabulary_list, scorer=OSA.distance, score_cutoff=1, limit=8)
+            if one_edit:
+                ranked = ((found, fuzz.ratio(word, found)) for found, _, _ in one_edit)
+                return max(ranked, key=lambda f: (f[1], f[0][0] == word[0], self._word_uses[f[0]], f[0]))
         return (best[0], float(best[1])) if best else (word, 100.0)
 
     def phrasing_vectors(self) -> sp.csr_matrix:

@@ -1,6 +1,6 @@
 """Turn a customer's message into comparable word forms, per language.
 
-Steps, in order: Unicode NFKC, spaCy's blank tokenizer for the language,
+Steps, in order: markup tags dropped, Unicode NFKC, spaCy's blank tokenizer for the language,
 lower case, diacritics folded ("đổi mật khẩu" -> "doi mat khau", the way many
 customers type Vietnamese anyway), punctuation dropped, letters repeated three
 times or more squeezed ("pleeease" -> "please"), chat abbreviations expanded
@@ -35,6 +35,9 @@ LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
 # typo repair against the vocabulary finishes the job.
 _REPEATS = re.compile(r"(\w)\1{2,}")
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
+# Markup pasted or typed into the chat ("<img src=x onerror=...>") is not what the customer asks:
+# its attribute words must not match FAQ phrasings ("alert" -> notifications).
+_MARKUP_TAG = re.compile(r"</?[A-Za-z][^<>]{0,500}>")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Normaliser:
     def tokens(self, text: str) -> list[NormalToken]:
         """Words of `text` with their offsets and comparable forms; punctuation dropped."""
         result: list[NormalToken] = []
+        # Tags become spaces of the same length, so offsets still point into the original text.
+        text = _MARKUP_TAG.sub(lambda tag: " " * len(tag.group()), text)
         for token in self._nlp.tokenizer(text):
             word = token.text
             if _PUNCTUATION_ONLY.match(word):
