@@ -83,7 +83,9 @@ def collision_problems(matcher: Matcher, threshold: float = CONFUSABLE_SIMILARIT
 def _question(matcher: Matcher, row: int) -> Question:
     phrasing = matcher.index.phrasings[row]
     entry = matcher.knowledge.entries[phrasing.label]
-    texts = entry.questions[phrasing.language]
+    texts = entry.questions.get(phrasing.language, ())
+    if phrasing.text not in texts:  # the entry's title, which the matcher also counts as a question
+        return Question(entry.id, phrasing.text, entry.location)
     line = entry.lines_of(phrasing.language)[texts.index(phrasing.text)]
     return Question(entry.id, phrasing.text, Location(entry.location.file, line))
 

@@ -142,11 +142,12 @@ class Matcher:
         self.knowledge = knowledge
         self.settings = settings
         self._synonyms = {language: SynonymMap(groups, language) for language, groups in knowledge.synonyms.items()}
+        # An entry's title is one more way to ask it ("Return policy"): the editor's own summary.
         phrasings = [
             self._phrasing(entry.id, text, language)
             for entry in knowledge.entries.values()
             for language, texts in entry.questions.items()
-            for text in texts
+            for text in (*texts, *([entry.title[language]] if language in entry.title else []))
         ]
         phrasings += [
             self._phrasing(intent, text, language)
