@@ -354,6 +354,14 @@ class Admission:
 ADMISSION = Admission()
 
 
+def refusing(admission: Admission | None = None) -> bool:
+    """A message arriving now would be refused (`AdmissionFull`): every place is taken and the room is full.
+
+    Called from a running event loop, like the door it looks at."""
+    admission = admission or ADMISSION
+    return admission.door().locked() and admission.full()
+
+
 class AdmissionFull(Exception):
     """The waiting room is full: the message was not taken (the channels tell the customer so)."""
 
@@ -376,7 +384,7 @@ def admit_in_arrival_order(admission: Admission = ADMISSION) -> None:
 
     async def handle_message(self: Agent, message: Any) -> Any:
         door = admission.door()  # built once per loop, not per message
-        if door.locked() and admission.full():  # checked and joined with no await between: no race
+        if refusing(admission):  # checked and joined with no await between: no race
             raise AdmissionFull(f"{admission.waiting} messages are waiting already")
         admission.waiting += 1
         try:

@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +168,42 @@ def test_when_the_waiting_room_is_full_a_message_is_refused_at_once_politely_and
         stored = [e["text"] for e in strict_bot.tracker(sender)["events"] if e["event"] == "user"]
         assert stored == ([] if answer.status == 503 else ["open a ticket"])
     assert rest(strict_bot, senders[0], "how do i track my order").status_code == 200  # the room empties
+
+
+def shown_by_echo(tab: Browser, seconds: float = 2.0) -> set[str]:
+    """The message ids another tab of the conversation shows from echoes, after any withdrawal."""
+    shown: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            event, *data = tab.client.receive(timeout=0.2)
+        except Exception:  # socketio's TimeoutError: nothing more yet
+            continue
+        if event == "user_echo":
+            shown.add(data[0]["id"])
+        elif event == "user_echo_withdrawn":
+            shown.discard(data[0]["id"])
+    return shown
+
+
+def test_a_widget_message_refused_as_busy_never_stays_in_the_customers_other_tabs(strict_bot):
+    """40 customers, each with two tabs open, open a ticket from their first tab at the same moment.
+    The busy ones are told so in that tab; their second tab does not keep showing a message the bot
+    never took. The answered ones' second tab shows it."""
+    first_tabs = [Browser(strict_bot).open() for _ in range(40)]
+    second_tabs = [Browser(strict_bot).open(tab.token) for tab in first_tabs]
+    ids = [uuid.uuid4().hex for _ in first_tabs]
+    with ThreadPoolExecutor(len(first_tabs)) as pool:
+        replies = list(pool.map(lambda t, i: t.say("open a ticket", message_id=i), first_tabs, ids))
+    busy = [n for n, reply in enumerate(replies) if reply.get("error") == "busy"]
+    served = [n for n, reply in enumerate(replies) if reply.get("ok")]
+    assert busy and served and len(busy) + len(served) == len(replies), replies
+    with ThreadPoolExecutor(len(second_tabs)) as pool:
+        shown = list(pool.map(shown_by_echo, second_tabs))
+    assert all(ids[n] not in shown[n] for n in busy)
+    assert all(ids[n] in shown[n] for n in served)
+    for tab in first_tabs + second_tabs:
+        tab.close()
 
 
 def test_a_message_over_the_cap_is_refused_politely_and_not_stored(strict_bot):

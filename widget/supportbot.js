@@ -465,7 +465,13 @@
       addMessage(data.agent ? "agent" : "bot", data.text || "", { quickReplies: data.quick_replies, agent: data.agent });
     });
     socket.on("user_echo", function (data) {
-      if (data && !log.querySelector('.sb-msg[data-id="' + data.id + '"]')) addMessage("user", data.text, { id: data.id });
+      if (data && !log.querySelector('.sb-msg[data-id="' + CSS.escape(String(data.id)) + '"]')) {
+        addMessage("user", data.text, { id: data.id });
+      }
+    });
+    socket.on("user_echo_withdrawn", function (data) { // the bot was too busy to take it (another tab was told)
+      var echoed = data && log.querySelector('.sb-msg[data-id="' + CSS.escape(String(data.id)) + '"]');
+      if (echoed) echoed.remove();
     });
     socket.on("disconnect", function () {
       confirmed = false;

@@ -37,7 +37,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot.channels.rest import BUSY_RETRY_AFTER
 from bot.channels.session_ids import SessionIds
 from bot.channels.shown import shown_user_text
-from bot.rasa_speedups import AdmissionFull
+from bot.rasa_speedups import AdmissionFull, refusing
 from bot.security.limits import MessageLimits, limits_from_credentials
 
 logger = logging.getLogger(__name__)
@@ -224,7 +224,10 @@ class WidgetSocketInput(SocketIOInput):
             if message_id and data.get("retry") and await self.already_handled(conversation_id, message_id):
                 return {"ok": True, "duplicate": True}
             metadata = message_metadata(data.get("metadata"))
-            if not metadata.get("hidden"):
+            if refusing():  # before the echo: other tabs must not show a message the bot never took
+                return {"ok": False, "error": "busy", "retry_after": BUSY_RETRY_AFTER}
+            echoed = not metadata.get("hidden")
+            if echoed:
                 # Other tabs of the same conversation show what was typed here.
                 echo = {"text": metadata.get("display") or text, "id": message_id}
                 await sio.emit("user_echo", echo, room=conversation_id, skip_sid=sid)
@@ -239,6 +242,8 @@ class WidgetSocketInput(SocketIOInput):
             try:
                 await on_new_message(message)
             except AdmissionFull:  # Rasa's waiting room is full: the widget says so and keeps the text
+                if echoed:  # the room filled during the echo: the other tabs take it back
+                    await sio.emit("user_echo_withdrawn", {"id": message_id}, room=conversation_id, skip_sid=sid)
                 return {"ok": False, "error": "busy", "retry_after": BUSY_RETRY_AFTER}
             relay = getattr(self.app.ctx, "handoff_relay", None) if self.app else None
             if relay is not None and not metadata.get("hidden"):
