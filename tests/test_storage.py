@@ -3,7 +3,8 @@
 import sqlite3
 import threading
 import time
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -38,42 +39,74 @@ def test_a_failed_transaction_rolls_back_and_raises_storage_error(tmp_path):
         assert connection.execute(sa.select(sa.func.count()).select_from(faq_feedback)).scalar() == 0
 
 
+# Something written under a new random id, like a ticket or a handoff.
+records = sa.Table("records", sa.MetaData(), sa.Column("id", sa.String(16), primary_key=True))
+
+
 def _record(connection: sa.engine.Connection, new_id: str) -> None:
-    connection.execute(
-        faq_feedback.insert().values(
-            conversation_id=new_id, faq_id="returns.policy", helpful=True, language="en", created_at=datetime.now()
-        )
-    )
+    connection.execute(records.insert().values(id=new_id))
+
+
+def _records_engine(path, **options) -> sa.engine.Engine:
+    engine = create_engine(f"sqlite:///{path}", **options)
+    records.metadata.create_all(engine)
+    return engine
+
+
+def _stored(engine: sa.engine.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [row.id for row in connection.execute(sa.select(records.c.id))]
 
 
 def test_a_write_waits_for_a_database_that_is_away_then_lands(tmp_path):
     """The database refuses for a moment (here SQLite held by another writer; on PostgreSQL a
     restart): the write is tried again until it answers, within OUTAGE_WAIT_SECONDS."""
     path = tmp_path / "bot.db"
-    engine = create_engine(f"sqlite:///{path}", timeout=0.05)  # a lock fails in 50 ms instead of waiting
+    engine = _records_engine(path, timeout=0.05)  # a lock fails in 50 ms instead of waiting
     blocker = sqlite3.connect(path, check_same_thread=False)
     blocker.execute("BEGIN EXCLUSIVE")
     threading.Timer(0.6, blocker.rollback).start()
     started = time.monotonic()
-    written = write_with_new_id(engine, lambda: "c-waited", _record)
+    written = write_with_new_id(engine, lambda: "c-waited", _record, records)
     assert written == "c-waited" and time.monotonic() - started >= 0.5
-    assert [f.conversation_id for f in feedback_for(engine, "c-waited")] == ["c-waited"]
+    assert _stored(engine) == ["c-waited"]
     blocker.close()
 
 
 def test_a_database_away_for_longer_than_the_wait_is_a_storage_error(tmp_path, monkeypatch):
     monkeypatch.setattr(database, "outage_delays", lambda wait=0.3: iter([0.1, 0.1, 0.1]))
     path = tmp_path / "bot.db"
-    engine = create_engine(f"sqlite:///{path}", timeout=0.05)
+    engine = _records_engine(path, timeout=0.05)
     blocker = sqlite3.connect(path)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StorageError, match="OperationalError"):
-            write_with_new_id(engine, lambda: "c-lost", _record)
+            write_with_new_id(engine, lambda: "c-lost", _record, records)
     finally:
         blocker.rollback()
         blocker.close()
-    assert feedback_for(engine, "c-lost") == []
+    assert _stored(engine) == []
+
+
+def test_a_write_whose_acknowledgement_was_lost_is_not_written_twice(tmp_path, monkeypatch):
+    """The first attempt commits, then the connection drops before the database's answer arrives
+    (PostgreSQL restarting at that moment): the retry finds its own row instead of writing another."""
+    engine = _records_engine(tmp_path / "bot.db")
+    real_transaction, attempts = database.transaction, []
+
+    @contextmanager
+    def dropped_after_commit(engine: sa.engine.Engine) -> Iterator[sa.engine.Connection]:
+        attempts.append(1)
+        with real_transaction(engine) as connection:
+            yield connection
+        if len(attempts) == 1:
+            lost = sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            raise StorageError("database error: OperationalError") from lost
+
+    monkeypatch.setattr(database, "transaction", dropped_after_commit)
+    ids = iter(["first", "second"])
+    assert write_with_new_id(engine, lambda: next(ids), _record, records) == "first"
+    assert _stored(engine) == ["first"] and len(attempts) == 2
 
 
 def test_outages_are_told_apart_from_other_errors():

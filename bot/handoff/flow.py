@@ -18,6 +18,7 @@ from bot.handoff.packet import build_packet
 from bot.handoff.store import Handoff, create_handoff, get_handoff, new_handoff_id, open_handoff_for, queue_position
 from bot.handoff.webhook import HandoffSettings, enqueue_handoff_deliveries
 from bot.storage.database import write_with_new_id
+from bot.storage.tables import handoffs
 from bot.tickets.sla import SupportCalendar, is_open, reply_by
 
 
@@ -84,6 +85,6 @@ def request_handoff(
         )
         enqueue_handoff_deliveries(connection, packet, now, deliveries)
 
-    handoff = get_handoff(engine, write_with_new_id(engine, new_handoff_id, write))
+    handoff = get_handoff(engine, write_with_new_id(engine, new_handoff_id, write, handoffs))
     assert handoff is not None  # just committed
     return Queued(handoff, queue_position(engine, handoff))

@@ -97,15 +97,23 @@ def outage_delays(wait: float = OUTAGE_WAIT_SECONDS) -> Iterator[float]:
         delay = min(delay * 2, 1.0)
 
 
-def write_with_new_id(engine: Engine, new_id: Callable[[], str], write: Callable[[Connection, str], None]) -> str:
+def write_with_new_id(
+    engine: Engine, new_id: Callable[[], str], write: Callable[[Connection, str], None], table: sa.Table
+) -> str:
     """Run `write(connection, id)` in one transaction with a fresh random id, another one if that id is taken;
     the id used. A database that is away is waited for (OUTAGE_WAIT_SECONDS). StorageError when the
-    database fails, or when no free id turns up."""
+    database fails, or when no free id turns up.
+
+    An attempt that failed because the connection dropped may still have committed (the database
+    wrote it, the acknowledgement was lost): the next attempt keeps the same id and first looks for
+    it in `table` (its `id` column), so one ticket or handoff is never written twice."""
     clashes, pauses = 0, outage_delays()
+    candidate, maybe_written = new_id(), False
     while True:
-        candidate = new_id()
         try:
             with transaction(engine) as connection:
+                if maybe_written and connection.execute(sa.select(table.c.id).where(table.c.id == candidate)).first():
+                    return candidate
                 write(connection, candidate)
             return candidate
         except StorageError as error:
@@ -113,8 +121,10 @@ def write_with_new_id(engine: Engine, new_id: Callable[[], str], write: Callable
                 clashes += 1
                 if clashes >= ID_ATTEMPTS:
                     raise StorageError(f"no free id after {ID_ATTEMPTS} attempts") from error
+                candidate, maybe_written = new_id(), False
                 continue
             pause = next(pauses, None) if is_outage(error) else None
             if pause is None:
                 raise
+            maybe_written = True
             time.sleep(pause)

@@ -111,7 +111,7 @@ def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | 
         if email is not None:
             enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
 
-    return write_with_new_id(engine, new_ticket_id, write)
+    return write_with_new_id(engine, new_ticket_id, write, tickets)
 
 
 def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
