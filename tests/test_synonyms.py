@@ -14,6 +14,15 @@ def test_phrases_are_replaced_longest_first():
     )
 
 
+def test_a_phrasal_verb_is_found_with_its_object_in_between():
+    synonyms = SynonymMap({"return": ["send back"], "parcel": ["package"], "ship": ["send"]}, "en")
+    assert synonyms.apply("how do i send the package back".split()) == ("how", "do", "i", "return", "the", "parcel")
+    assert synonyms.apply("send it back".split()) == ("return", "it")
+    # Too far apart, or no particle: the verb is just a verb.
+    assert synonyms.apply("send a b c d back".split()) == ("ship", "a", "b", "c", "d", "back")
+    assert synonyms.apply("send the package".split()) == ("ship", "the", "parcel")
+
+
 def test_variants_are_normalised_like_messages():
     synonyms = SynonymMap({"damage": ["cracked", "Broken"]}, "en")
     assert synonyms.apply(["crack", "break"]) == ("damage", "damage")  # "cracked", "Broken" as the normaliser has them
