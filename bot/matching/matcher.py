@@ -239,8 +239,11 @@ class Matcher:
         covering = [c for c in candidates if c.is_faq and uses.get(c.label)]
         if len(covering) < 2 or candidates[0] not in covering:
             return candidates
-        mass, total_uses = sum(c.score for c in covering), sum(uses[c.label] for c in covering)
-        shared = {c.label: mass * uses[c.label] / total_uses for c in covering}
+        # In proportion to the square root of the uses: an entry that uses the word more is likelier meant,
+        # but 55 uses against 44 ("return" in how-to vs policy) is no reason to stop asking.
+        weight = {c.label: math.sqrt(uses[c.label]) for c in covering}
+        mass, total_weight = sum(c.score for c in covering), sum(weight.values())
+        shared = {c.label: mass * weight[c.label] / total_weight for c in covering}
         return sorted(
             (replace(c, score=shared.get(c.label, c.score)) for c in candidates), key=lambda c: c.score, reverse=True
         )
