@@ -110,7 +110,7 @@ def start_anchor(project: Path, model: Path, log_dir: Path) -> Server:
     started = time.perf_counter()
     try:
         server.processes["rasa"] = _spawn(
-            [str(rasa), "run", "--enable-api", "--auth-token", token, "-i", "127.0.0.1", "-p", str(port),
+            [str(rasa), "run", "--enable-api", f"--auth-token={token}", "-i", "127.0.0.1", "-p", str(port),
              "-m", str(model), "--credentials", "credentials.yml"],
             project, env, log_dir / "rasa.log",
         )
