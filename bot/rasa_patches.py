@@ -1,6 +1,7 @@
 """Fixes to Rasa 3.6 internals that the product needs, each small and explained.
 
-Applied once by `bot.server` before the server starts; nothing else patches Rasa.
+Applied once by `bot.server` before the server starts (`bot.rasa_speedups` holds the speed-ups;
+`bot.training` patches YAML reading in the training process only).
 """
 
 from __future__ import annotations
