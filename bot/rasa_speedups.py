@@ -354,11 +354,10 @@ class Admission:
 ADMISSION = Admission()
 
 
-def refusing(admission: Admission | None = None) -> bool:
+def refusing(admission: Admission = ADMISSION) -> bool:
     """A message arriving now would be refused (`AdmissionFull`): every place is taken and the room is full.
 
     Called from a running event loop, like the door it looks at."""
-    admission = admission or ADMISSION
     return admission.door().locked() and admission.full()
 
 

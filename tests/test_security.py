@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 import requests
+import socketio
 import yaml
 
 from bot.security.api_guard import is_blocked
@@ -177,7 +178,7 @@ def shown_by_echo(tab: Browser, seconds: float = 2.0) -> set[str]:
     while time.monotonic() < deadline:
         try:
             event, *data = tab.client.receive(timeout=0.2)
-        except Exception:  # socketio's TimeoutError: nothing more yet
+        except socketio.exceptions.TimeoutError:  # nothing more yet
             continue
         if event == "user_echo":
             shown.add(data[0]["id"])

@@ -226,8 +226,8 @@ class WidgetSocketInput(SocketIOInput):
             metadata = message_metadata(data.get("metadata"))
             if refusing():  # before the echo: other tabs must not show a message the bot never took
                 return {"ok": False, "error": "busy", "retry_after": BUSY_RETRY_AFTER}
-            echoed = not metadata.get("hidden")
-            if echoed:
+            visible = not metadata.get("hidden")  # hidden (the greeting): never echoed or relayed
+            if visible:
                 # Other tabs of the same conversation show what was typed here.
                 echo = {"text": metadata.get("display") or text, "id": message_id}
                 await sio.emit("user_echo", echo, room=conversation_id, skip_sid=sid)
@@ -242,11 +242,11 @@ class WidgetSocketInput(SocketIOInput):
             try:
                 await on_new_message(message)
             except AdmissionFull:  # Rasa's waiting room is full: the widget says so and keeps the text
-                if echoed:  # the room filled during the echo: the other tabs take it back
+                if visible:  # the room filled during the echo: the other tabs take it back
                     await sio.emit("user_echo_withdrawn", {"id": message_id}, room=conversation_id, skip_sid=sid)
                 return {"ok": False, "error": "busy", "retry_after": BUSY_RETRY_AFTER}
             relay = getattr(self.app.ctx, "handoff_relay", None) if self.app else None
-            if relay is not None and not metadata.get("hidden"):
+            if relay is not None and visible:
                 # During a handoff the bot is paused: the agent's console shows the message at once.
                 await relay.customer_wrote(conversation_id, message.message_id, metadata.get("display") or text)
             return {"ok": True}

@@ -99,8 +99,9 @@ class PhrasingIndex:
         self._starts = np.array(starts)
         self._label_of_row = np.repeat(np.arange(len(starts)), np.diff([*starts, len(groups)]))
 
-        self.vocabulary: frozenset[str] = frozenset(w for p in self.phrasings for w in p.words)
+        # How many phrasings use each word (typo repair's tie-break); its keys are the vocabulary.
         self._word_uses: Counter[str] = Counter(w for p in self.phrasings for w in set(p.words))
+        self.vocabulary: frozenset[str] = frozenset(self._word_uses)
         words_of: dict[str, list[frozenset[str]]] = {}
         for p in self.phrasings:
             words_of.setdefault(p.label, []).append(frozenset(p.words))
