@@ -8,6 +8,7 @@ argument, visible to every local user in the process list.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default=os.environ.get("SUPPORTBOT_ENDPOINTS", "endpoints.yml"))
     parser.add_argument("--credentials", default="credentials.yml")
     args = parser.parse_args(argv)
+    gc.disable()  # while loading; rasa_speedups.freeze_loaded_objects turns it back on
     token = os.environ.get("SUPPORTBOT_API_TOKEN", "")
     if len(token) < 16:
         print("SUPPORTBOT_API_TOKEN is missing or shorter than 16 characters; the HTTP API needs it.", file=sys.stderr)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     console_setup.install(app, engine, args.endpoints)
     observability.install(app, engine)  # /health/live, /health/ready, /metrics
     retention.install(app, engine, configured_tracker_url(), days)
+    app.register_listener(rasa_speedups.freeze_loaded_objects, "after_server_start")
     app.register_listener(close_resources, "after_server_stop")
     app.register_listener(rasa_speedups.close_kept_sessions, "after_server_stop")
     logging.getLogger(__name__).info("Starting the support bot on http://%s:%s", args.host, args.port)

@@ -100,6 +100,26 @@ def test_a_cached_conversation_costs_one_small_query(domain: Domain, tmp_path: P
     assert len(statements) == 1 and "count(*)" in statements[0].lower(), statements
 
 
+def test_a_new_conversation_is_written_without_counting_its_rows(domain: Domain, tmp_path: Path) -> None:
+    store = cached_store(domain, tmp_path / "tracker.db")
+    statements = count_queries(store)
+    asyncio.run(converse(store, "new", [session_start(1.0)]))
+    # retrieve: the fingerprint (nothing stored); save: the insert, the new fingerprint.
+    assert len(statements) == 3, statements
+    assert "insert" in statements[1].lower()
+    assert asyncio.run(store.retrieve("new")) is not None
+    assert len(rows(tmp_path / "tracker.db")) == 2
+
+
+def test_a_conversation_first_seen_empty_and_then_written_elsewhere_is_read(domain: Domain, tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    here, there = cached_store(domain, path), cached_store(domain, path)
+    assert asyncio.run(here.retrieve("c1")) is None
+    asyncio.run(converse(there, "c1", [session_start(1.0), turn("hi", 2.0)]))
+    tracker = asyncio.run(here.retrieve("c1"))
+    assert tracker is not None and [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["hi"]
+
+
 def test_a_deleted_conversation_is_not_served_from_the_cache(domain: Domain, tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
     store = cached_store(domain, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,19 @@ def test_custom_actions_see_the_recent_events_and_the_ticket_and_handoff_the_who
     assert len(tracker.events) == 602  # the conversation itself is untouched
     for needs_all in ("action_submit_ticket", "action_start_handoff"):
         assert rasa_speedups.recent_for_action(tracker, needs_all) is tracker
+
+
+def test_after_loading_the_collector_is_on_again_and_skips_what_was_loaded() -> None:
+    loaded = [{"model": i} for i in range(1000)]  # stands for the agent: alive for the whole run
+    gc.disable()  # as bot.server does while it loads
+    try:
+        rasa_speedups.freeze_loaded_objects()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(loaded)
+        garbage = []
+        garbage.append(garbage)  # a cycle made after start-up is still collected
+        del garbage
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -107,10 +107,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             cached = self._sessions.get(sender_id)
             if cached is not None and cached.fingerprint == fingerprint:
                 self._sessions.move_to_end(sender_id)
-                return cached.tracker.copy()
-            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+                return cached.tracker.copy() if cached.stored_events else None
+            rows = []
+            if fingerprint.rows:  # a new conversation has nothing to read
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
         self._sessions.pop(sender_id, None)
         if not rows:
+            # Remembered as known to be empty: the save that creates the conversation need not count its rows.
+            self._remember(sender_id, CachedSession(fingerprint, DialogueStateTracker(sender_id, self.domain.slots)))
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
         self._remember(sender_id, CachedSession(fingerprint, tracker.copy()))
