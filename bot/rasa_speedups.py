@@ -400,15 +400,13 @@ def admit_in_arrival_order(admission: Admission = ADMISSION) -> None:
 
 
 def freeze_loaded_objects(*_: Any) -> None:
-    """Collect once, move every object alive now (the model, TensorFlow, spaCy: ~600,000) out of
-    the cycle collector's sight, and turn the collector back on (`bot.server` turns it off while it
-    loads). Each full collection walks every tracked object: ~250-400 ms with the event loop
-    stopped, nine times during start-up and every so often under load; with the loaded objects
-    frozen, one takes ~60 ms. Frozen objects are still freed by reference counting. A Sanic
+    """Move every object alive once the agent is loaded (the model, TensorFlow, spaCy: ~600,000)
+    out of the cycle collector's sight. Each full collection walks every tracked object: ~300-400 ms
+    with the event loop stopped, every so often under load; with the loaded objects frozen, ~60 ms.
+    Frozen objects are still freed by reference counting; cycles among them are never collected,
+    and a collection now would stop the loop for ~0.4 s at start-up to free ~400 objects. A Sanic
     `after_server_start` listener: the agent is loaded by then."""
-    gc.collect()
     gc.freeze()
-    gc.enable()
 
 
 def apply() -> None:

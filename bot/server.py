@@ -8,7 +8,6 @@ argument, visible to every local user in the process list.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
@@ -41,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default=os.environ.get("SUPPORTBOT_ENDPOINTS", "endpoints.yml"))
     parser.add_argument("--credentials", default="credentials.yml")
     args = parser.parse_args(argv)
-    gc.disable()  # while loading; rasa_speedups.freeze_loaded_objects turns it back on
     token = os.environ.get("SUPPORTBOT_API_TOKEN", "")
     if len(token) < 16:
         print("SUPPORTBOT_API_TOKEN is missing or shorter than 16 characters; the HTTP API needs it.", file=sys.stderr)
