@@ -155,7 +155,10 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
+    """Something listens on the port. Connections of a just-stopped cluster in TIME_WAIT do not count:
+    nginx, Redis and PostgreSQL bind with SO_REUSEADDR too, so a restart right after a stop works."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -158,3 +158,13 @@ def test_sqlite_runs_in_wal_mode_on_one_connection(domain: Domain, tmp_path: Pat
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     assert isinstance(store.engine.pool, sa.pool.SingletonThreadPool)
+
+
+def test_postgresqls_commit_setting_is_checked() -> None:
+    from bot.storage.cached_tracker_store import _synchronous_commit
+
+    assert _synchronous_commit(False) == "off"  # YAML 1.1 reads a bare `off` as false
+    assert _synchronous_commit("OFF") == "off"
+    assert _synchronous_commit("on") == "on"
+    with pytest.raises(ValueError, match="synchronous_commit must be one of"):
+        _synchronous_commit("off; DROP TABLE events")

@@ -26,8 +26,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 import sqlalchemy as sa
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
 
 from bot.console.agents import add_agent
+from bot.storage.cached_tracker_store import CachedSQLTrackerStore
 from bot.storage.tables import data_requests, tickets
 from bot.storage.tracker_store import events
 from deploy import cluster as deploy_cluster
@@ -40,7 +44,7 @@ from tests.cluster_support import (
     state_folder,
 )
 from tests.handoff_support import PASSWORD, WEBHOOK_SECRET, Console, Receiver
-from tests.servers import MODEL, bot_says, support_open_around_the_clock
+from tests.servers import MODEL, ROOT, bot_says, support_open_around_the_clock
 
 MISSING = deploy_cluster.missing_packages()
 pytestmark = [
@@ -314,6 +318,25 @@ class Sent:
     finished: float
     status: int  # 0: no HTTP answer at all
     replies: list[dict]
+
+
+def test_conversation_commits_do_not_wait_for_the_disk_and_ticket_commits_do(cluster, monkeypatch):
+    """endpoints.cluster.yml's tracker store, as the replicas build it: its connections commit with
+    synchronous_commit off; the product database's (tickets) keep PostgreSQL's default."""
+    for name, value in deploy_cluster.server_environment(cluster).items():
+        monkeypatch.setenv(name, value)
+    endpoints = AvailableEndpoints.read_endpoints(str(deploy_cluster.ENDPOINTS))
+    store = TrackerStore.create(endpoints.tracker_store, Domain.load(str(ROOT / "domain.yml")))
+    assert isinstance(store, CachedSQLTrackerStore)
+    product = sa.create_engine(cluster.database_url, future=True)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.execute(sa.text("SHOW synchronous_commit")).scalar() == "off"
+        with product.connect() as connection:
+            assert connection.execute(sa.text("SHOW synchronous_commit")).scalar() == "on"
+    finally:
+        store.engine.dispose()
+        product.dispose()
 
 
 def test_a_postgresql_restart_loses_no_message_and_no_ticket(cluster, addresses, knowledge):
