@@ -261,7 +261,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
 def _synchronous_commit(value: str | bool) -> str:
     """PostgreSQL's `synchronous_commit` setting from endpoints.yml (YAML reads a bare off as False)."""
-    setting = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else str(value).lower()
+    setting = ("on" if value else "off") if isinstance(value, bool) else str(value).lower()
     if setting not in SYNCHRONOUS_COMMIT_SETTINGS:
         raise ValueError(f"tracker_store.synchronous_commit must be one of {', '.join(SYNCHRONOUS_COMMIT_SETTINGS)}")
     return setting
