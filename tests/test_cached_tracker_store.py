@@ -160,7 +160,7 @@ def test_sqlite_runs_in_wal_mode_on_one_connection(domain: Domain, tmp_path: Pat
     assert isinstance(store.engine.pool, sa.pool.SingletonThreadPool)
 
 
-def test_postgresqls_commit_setting_is_checked() -> None:
+def test_postgresqls_commit_setting_is_checked(domain: Domain, tmp_path: Path) -> None:
     from bot.storage.cached_tracker_store import _synchronous_commit
 
     assert _synchronous_commit(False) == "off"  # YAML 1.1 reads a bare `off` as false
@@ -168,3 +168,5 @@ def test_postgresqls_commit_setting_is_checked() -> None:
     assert _synchronous_commit("on") == "on"
     with pytest.raises(ValueError, match="synchronous_commit must be one of"):
         _synchronous_commit("off; DROP TABLE events")
+    with pytest.raises(ValueError, match="synchronous_commit must be one of"):
+        cached_store(domain, tmp_path / "tracker.db", synchronous_commit="sometimes")  # whatever the database

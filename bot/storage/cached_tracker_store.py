@@ -99,10 +99,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             table.c.sender_id == sa.bindparam("sender_id")
         )
         self._insert = sa.insert(table)
+        commit_setting = _synchronous_commit(synchronous_commit)  # checked whatever the database
         if self.engine.dialect.name == "sqlite":
             self._use_one_wal_connection()
         elif self.engine.dialect.name == "postgresql":
-            self._commit_with(_synchronous_commit(synchronous_commit))
+            self._commit_with(commit_setting)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         return await self._patiently(lambda: self._read_latest_session(sender_id), sender_id)
@@ -225,14 +226,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         SQLite counterpart is WAL with synchronous=NORMAL)."""
         if setting == "on":
             return
-
-        @sa.event.listens_for(self.engine, "connect")
-        def _setting(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"SET synchronous_commit TO {setting}")  # one of SYNCHRONOUS_COMMIT_SETTINGS
-            cursor.close()
-            dbapi_connection.commit()
-
+        _run_at_connect(self.engine, f"SET synchronous_commit TO {setting}")  # one of SYNCHRONOUS_COMMIT_SETTINGS
         self.engine.dispose()  # connections opened before the listener (the schema check) get it too
 
     def _use_one_wal_connection(self) -> None:
@@ -246,17 +240,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         engine = sa.create_engine(
             self.engine.url, poolclass=sa.pool.SingletonThreadPool, connect_args={"timeout": 15}
         )
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+        _run_at_connect(engine, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
         self.engine.dispose()
         self.engine = engine
         self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+
+
+def _run_at_connect(engine: sa.engine.Engine, *statements: str) -> None:
+    """Run `statements` on each new connection of `engine`, committed: the pool rolls a connection
+    back when it is returned, which would undo a SET made inside an open transaction."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _run(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def _synchronous_commit(value: str | bool) -> str:
