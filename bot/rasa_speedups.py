@@ -22,6 +22,7 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.channels import rest
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.core.policies import rule_policy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -41,6 +42,7 @@ from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import rule_speedups
 from bot.names import ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET
 from bot.settings import positive_whole_number
 
@@ -221,6 +223,22 @@ def skip_copies_for_silent_debug_logs() -> None:
     no_copies = types.SimpleNamespace(deepcopy=lambda value, memo=None: value, copy=copy.copy)
     processor.copy = no_copies  # type: ignore[attr-defined]
     rest.copy = no_copies  # type: ignore[attr-defined]
+    rule_policy.copy = no_copies  # type: ignore[attr-defined]
+
+
+def check_domain_emptiness_once() -> None:
+    """Rasa asks whether the domain is empty for every message (`_check_for_unseen_features`), and
+    answers by building an empty Domain and comparing both as dicts; a loaded domain never changes."""
+    is_empty = Domain.is_empty
+    answers: dict[int, tuple[Domain, bool]] = {}  # id -> (the domain, held so the id is not reused; answer)
+
+    def is_empty_once(self: Domain) -> bool:
+        held = answers.get(id(self))
+        if held is None or held[0] is not self:
+            held = answers[id(self)] = (self, is_empty(self))
+        return held[1]
+
+    Domain.is_empty = is_empty_once  # type: ignore[method-assign]
 
 
 class _SharedSession:
@@ -417,6 +435,8 @@ def apply() -> None:
     send_actions_recent_events()
     run_graphs_without_dask()
     skip_copies_for_silent_debug_logs()
+    check_domain_emptiness_once()
+    rule_speedups.apply()
     keep_action_server_connections()
     predict_from_recent_events()
     ADMISSION.max_waiting = max_waiting_from()

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rasa.core.agent import Agent
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rule_speedups
 from bot.rasa_speedups import recent_view
 from tests.servers import MODEL, start_bot
 
@@ -137,3 +140,26 @@ def test_a_form_active_at_the_start_of_the_view_means_the_whole_session(agent) -
     assert recent_view(DialogueStateTracker.from_events("x", events, domain.slots), domain, 9) is None
     closed = [*events[:2], ActiveLoop(None, timestamp=0.7), *turns(10, 1.0)]
     assert recent_view(DialogueStateTracker.from_events("x", closed, domain.slots), domain, 9) is not None
+
+
+def test_every_prediction_is_the_same_with_the_rule_speedups(long_conversation, agent, monkeypatch) -> None:
+    """bot.rule_speedups: RulePolicy's states and rule matches remembered, as the server runs it (the
+    events of one tracker, copied and added to message by message), decide as Rasa does at every step."""
+    events = list(DialogueStateTracker.from_dict("x", long_conversation, agent.domain.slots).events)
+
+    def predictions() -> list[list[float]]:
+        tracker = DialogueStateTracker("x", agent.domain.slots)
+        made = []
+        for event in events:
+            if isinstance(event, ActionExecuted) and not tracker.followup_action:
+                for _ in range(2):  # asked twice, as the policies are per message
+                    made.append(agent.processor._predict_next_with_tracker(tracker.copy()).probabilities)
+            tracker.update(event)
+        return made
+
+    rasas = predictions()
+    monkeypatch.setattr(Domain, "states_for_tracker_history", Domain.states_for_tracker_history)
+    monkeypatch.setattr(RulePolicy, "_get_possible_keys", RulePolicy._get_possible_keys)
+    rule_speedups.apply()
+    assert predictions() == rasas
+    assert len(rasas) >= 80
