@@ -88,7 +88,11 @@ def states_once_per_turn(kept: int = CONVERSATIONS_KEPT) -> None:
         if seen is not None and seen.domain is self and seen.omit_unset_slots == omit_unset_slots:
             same, unchanged = _common_prefix(seen, events)
             known = {position: state for position, state in seen.states.items() if position <= unchanged}
-            if unchanged == len(seen.events):  # only new events: the replay goes on from where it stopped
+            # Only new events, and every earlier turn's state still right: the replay goes on from where
+            # it stopped. (A message changed since, as Rasa does before the next action, is replayed the
+            # same; only states after it would differ.)
+            turns_after_a_change = any(isinstance(e, ActionExecuted) for e in events[unchanged + 1 : same])
+            if same == len(seen.events) and not turns_after_a_change:
                 start, replayed = same, seen.replayed
         if replayed is None:
             replayed = tracker.init_copy()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.handoff import upset
 from bot.handoff.upset import ANGRY_WORDS, CALM_PHRASES, IMPATIENCE, THREATS, Upset, detect_upset
 from bot.knowledge.schema import LANGUAGES, KnowledgeBase
 
@@ -284,3 +285,17 @@ def test_held_out_questions_are_rarely_upset() -> None:
     flagged = [f for f in flagged if f[1]]
     assert cases
     assert len(flagged) <= MAX_FALSE_POSITIVE_SHARE * len(cases), "\n".join(map(str, flagged))
+
+
+def test_plain_ascii_messages_are_read_the_same_by_the_quick_path(knowledge: KnowledgeBase) -> None:
+    """`_views` reads a plain ASCII message without the general character-by-character path: the
+    views it gives are the general path's (which has each of them twice)."""
+    texts = [q for entry in knowledge.entries.values() for qs in entry.questions.values() for q in qs]
+    texts += ["tipu2 je kedai ni!!!", "WORST SERVICE EVER", "order #12345, pls?", "x2 2x a2b", "scam  scam"]
+    quick = 0
+    for text in texts:
+        if text.isascii():
+            views = {(v.text, v.origin, v.folded) for v in upset._views(text)}
+            assert views == {(v.text, v.origin, v.folded) for v in upset._general_views(text)}, text
+            quick += 1
+    assert quick > 200

@@ -225,8 +225,10 @@ class _View:
     origin: tuple[int, ...]  # offset in the source text of each character of `text`
     folded: bool  # diacritics removed (for phrases written without them)
 
-    def masked(self, spans: Iterable[tuple[int, int]]) -> _View:
+    def masked(self, spans: list[tuple[int, int]]) -> _View:
         """The view with the characters of `spans` (source offsets) blanked out."""
+        if not spans:
+            return self
         hidden = {i for start, end in spans for i in range(start, end)}
         text = "".join(" " if o in hidden else c for c, o in zip(self.text, self.origin, strict=True))
         return _View(text, self.origin, self.folded)
@@ -240,8 +242,24 @@ class _Lexicon:
     exact: re.Pattern[str] | None
 
 
+_ASCII_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_ASCII_REDUPLICATION = re.compile(r"(?<=[a-z])2(?![a-z0-9])")
+_ASCII_LETTER_RUN = re.compile(r"([a-z])\1\1")
+
+
 def _views(source: str) -> list[_View]:
     """Folded and accented views, each with repeated letters squeezed to two and to one."""
+    if source.isascii():
+        text = _ASCII_REDUPLICATION.sub(" ", _ASCII_NOT_ALNUM.sub(" ", source.lower()))
+        if not _ASCII_LETTER_RUN.search(text):
+            # Most messages: nothing to fold or squeeze, every character at its own offset; the four
+            # views are one text (matched with both word lists), as `_general_views` would make them.
+            origin = tuple(range(len(text)))
+            return [_View(text, origin, True), _View(text, origin, False)]
+    return _general_views(source)
+
+
+def _general_views(source: str) -> list[_View]:
     views = []
     for folded in (True, False):
         chars: list[tuple[str, int]] = []

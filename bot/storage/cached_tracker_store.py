@@ -109,16 +109,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return await self._patiently(lambda: self._read_latest_session(sender_id), sender_id)
 
     def _read_latest_session(self, sender_id: str) -> DialogueStateTracker | None:
-        with self.session_scope() as session:
-            # The fingerprint first: a write landing between the two reads then shows up as a
-            # changed fingerprint next time, never as a stale cache.
-            fingerprint = self._fingerprint(session, sender_id)
-            cached = self._sessions.get(sender_id)
-            if cached is not None and cached.fingerprint == fingerprint:
-                self._sessions.move_to_end(sender_id)
-                return cached.tracker.copy() if cached.stored_events else None
-            rows = []
-            if fingerprint.rows:  # a new conversation has nothing to read
+        # The fingerprint first: a write landing between the two reads then shows up as a changed
+        # fingerprint next time, never as a stale cache. On a plain connection: the usual case ends
+        # here, and an ORM session costs more than the query.
+        with self.engine.connect() as connection:
+            fingerprint = self._fingerprint(connection, sender_id)
+        cached = self._sessions.get(sender_id)
+        if cached is not None and cached.fingerprint == fingerprint:
+            self._sessions.move_to_end(sender_id)
+            return cached.tracker.copy() if cached.stored_events else None
+        rows = []
+        if fingerprint.rows:  # a new conversation has nothing to read
+            with self.session_scope() as session:
                 rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
         self._sessions.pop(sender_id, None)
         if not rows:
@@ -159,17 +161,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._remember(sender_id, CachedSession(fingerprint, stored))
 
     def _write_new_events(self, sender_id: str, events: list[Event], cached: CachedSession | None) -> Fingerprint:
-        with self.session_scope() as session:
-            if cached is not None:
-                stored = cached.stored_events
-            else:  # not read through this store: count as the stock store does
+        if cached is None:  # not read through this store: count as the stock store does
+            with self.session_scope() as session:
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-            new_rows = [self._row(sender_id, event) for event in events[stored:]]
-            if new_rows:
-                session.execute(self._insert, new_rows)
-            fingerprint = self._fingerprint(session, sender_id)
-            session.commit()
-        return fingerprint
+                self._insert_rows(session, sender_id, events[stored:])
+                fingerprint = self._fingerprint(session, sender_id)
+                session.commit()
+            return fingerprint
+        with self.engine.begin() as connection:  # one transaction, on a plain connection (see retrieve)
+            self._insert_rows(connection, sender_id, events[cached.stored_events :])
+            return self._fingerprint(connection, sender_id)
+
+    def _insert_rows(self, connection: Any, sender_id: str, events: list[Event]) -> None:
+        if events:
+            connection.execute(self._insert, [self._row(sender_id, event) for event in events])
 
     async def _patiently(self, work: Callable[[], T], sender_id: str) -> T:
         """`work()`, tried again while the database is away, for up to `outage_wait` seconds."""
@@ -193,8 +198,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """Drop a conversation from the cache (the fingerprint check would catch it anyway)."""
         self._sessions.pop(sender_id, None)
 
-    def _fingerprint(self, session: Any, sender_id: str) -> Fingerprint:
-        rows, last_id = session.execute(self._fingerprint_query, {"sender_id": sender_id}).one()
+    def _fingerprint(self, connection: Any, sender_id: str) -> Fingerprint:
+        rows, last_id = connection.execute(self._fingerprint_query, {"sender_id": sender_id}).one()
         return Fingerprint(int(rows), last_id)
 
     def _remember(self, sender_id: str, cached: CachedSession) -> None:
