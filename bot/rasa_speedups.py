@@ -217,13 +217,15 @@ def run_graphs_without_dask() -> None:
 
 def skip_copies_for_silent_debug_logs() -> None:
     """Rasa deep-copies events and parse data as arguments of `structlogger.debug(...)`, which are
-    built even when debug logging is off. Above DEBUG those copies are never read."""
+    built even when debug logging is off, and RulePolicy formats every turn's state as text for one.
+    Above DEBUG those copies and texts are never read."""
     if logging.getLogger("rasa").getEffectiveLevel() <= logging.DEBUG:
         return
     no_copies = types.SimpleNamespace(deepcopy=lambda value, memo=None: value, copy=copy.copy)
     processor.copy = no_copies  # type: ignore[attr-defined]
     rest.copy = no_copies  # type: ignore[attr-defined]
     rule_policy.copy = no_copies  # type: ignore[attr-defined]
+    rule_policy.RulePolicy.format_tracker_states = staticmethod(lambda states: "")  # type: ignore[method-assign]
 
 
 def check_domain_emptiness_once() -> None:

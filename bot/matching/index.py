@@ -195,7 +195,7 @@ class PhrasingIndex:
         gram_counts = Counter(self._char_ngrams(" ".join(words)))
         unseen_squares = (0.0, 0.0)
         if unseen_idf > 0:
-            unseen_squares = self._unseen_squares(words, stop, unseen_idf)
+            unseen_squares = self._unseen_squares(words, stop, unseen_idf, gram_counts)
         blocks = (
             (word_counts, self._word_columns, self._word_weights, 0, self.settings.word_weight),
             (gram_counts, self._char_columns, self._char_idf, self._char_offset, 1.0 - self.settings.word_weight),
@@ -221,8 +221,11 @@ class PhrasingIndex:
         a digit ("12345", "2x") are data, not topic: an order number says nothing about the question."""
         return tuple(w for w in words if w not in self._word_columns and not _has_digit(w))
 
-    def _unseen_squares(self, words: Sequence[str], stop: Sequence[bool] | None, idf: float) -> tuple[float, float]:
-        """Squared TF-IDF length of the message's unseen words and of their unseen character n-grams."""
+    def _unseen_squares(
+        self, words: Sequence[str], stop: Sequence[bool] | None, idf: float, gram_counts: Counter[str]
+    ) -> tuple[float, float]:
+        """Squared TF-IDF length of the message's unseen words and of their unseen character n-grams
+        (`gram_counts`: the n-grams of all of `words`)."""
         stop_of = dict(zip(words, stop, strict=True)) if stop is not None else {}
         topical = [w for w in words if not _has_digit(w)]
         stop_weight = self.settings.stop_word_weight
@@ -231,7 +234,10 @@ class PhrasingIndex:
             for w, n in Counter(topical).items()
             if w not in self._word_columns
         )
-        grams = Counter(self._char_ngrams(" ".join(topical))) if topical else Counter()
+        if len(topical) == len(words):  # no word with a digit: the message's own n-grams
+            grams = gram_counts
+        else:
+            grams = Counter(self._char_ngrams(" ".join(topical))) if topical else Counter()
         char_square = sum(((1.0 + np.log(n)) * idf) ** 2 for g, n in grams.items() if g not in self._char_columns)
         return float(word_square), float(char_square)
 
