@@ -32,6 +32,11 @@ from rapidfuzz.distance import OSA
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+# Up to this many postings a query's lists are gathered with NumPy (~4,000 on the seeded knowledge base:
+# 0.3 ms against SciPy's 0.6); beyond, SciPy's row slicing wins (~650,000 with 100,000 phrasings: 2.6 ms
+# against 15).
+_GATHER_MAX_POSTINGS = 20_000
+
 
 @dataclass(frozen=True)
 class IndexSettings:
@@ -246,10 +251,13 @@ class PhrasingIndex:
         """Similarity of every row to the query: the posting lists of the query's features, summed."""
         starts = matrix_t.indptr[columns]
         lengths = matrix_t.indptr[columns + 1] - starts
+        total = int(lengths.sum())
+        if total > _GATHER_MAX_POSTINGS:  # a large knowledge base: SciPy copies whole lists faster
+            return matrix_t[columns].T @ weights
         # The positions of every posting in one array, gathered without a Python loop over the
         # query's features (a message has ~70 of them): each list's start, then 0, 1, 2, ... within it.
         first_of_list = np.cumsum(lengths) - lengths
-        positions = np.repeat(starts - first_of_list, lengths) + np.arange(int(lengths.sum()))
+        positions = np.repeat(starts - first_of_list, lengths) + np.arange(total)
         values = matrix_t.data[positions] * np.repeat(weights, lengths)
         return np.bincount(matrix_t.indices[positions], weights=values, minlength=matrix_t.shape[1])
 
