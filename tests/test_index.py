@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from bot.matching import index as index_module
 from bot.matching.index import PhrasingIndex
 
 
@@ -20,7 +21,9 @@ def test_query_features_equal_the_vectorisers(matcher, text):
     np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-6)
 
 
-def test_similarities_equal_a_plain_matrix_product(matcher):
+@pytest.mark.parametrize("gather_max_postings", [20_000, 0])  # NumPy's gather, and SciPy's (a large knowledge base)
+def test_similarities_equal_a_plain_matrix_product(matcher, monkeypatch, gather_max_postings):
+    monkeypatch.setattr(index_module, "_GATHER_MAX_POSTINGS", gather_max_postings)
     index: PhrasingIndex = matcher.index
     words = matcher.match("my parcel arrived damaged").words
     columns, weights = index.query_features(words)
