@@ -49,14 +49,14 @@ def _copied(state: State) -> State:
     return {kind: dict(sub_state) for kind, sub_state in state.items()}
 
 
-def _common_prefix(seen: _TurnStates, events: list[Event]) -> tuple[int, int]:
+def _common_prefix(seen: _TurnStates, events: list[Event], marks: list[Any]) -> tuple[int, int]:
     """How many of `events` are the very events the states were computed from; and how many are
-    that and unchanged since (the states before them are still right)."""
+    that and unchanged since (`marks`: the events' `_mutable_part` now)."""
     count = min(len(seen.events), len(events))
     same = 0
     while same < count and seen.events[same] is events[same]:
         same += 1
-    unchanged = next((i for i in range(same) if seen.marks[i] != _mutable_part(events[i])), same)
+    unchanged = next((i for i in range(same) if seen.marks[i] != marks[i]), same)
     return same, unchanged
 
 
@@ -81,12 +81,13 @@ def states_once_per_turn(kept: int = CONVERSATIONS_KEPT) -> None:
         if ignore_rule_only_turns:
             return full(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
         events = tracker.applied_events()
+        marks = [_mutable_part(event) for event in events]
         # Taken out while it is worked on: an error half-way leaves nothing half-updated behind.
         seen = seen_by_conversation.pop(tracker.sender_id, None)
         known: dict[int, State] = {}
         start, replayed = 0, None
         if seen is not None and seen.domain is self and seen.omit_unset_slots == omit_unset_slots:
-            same, unchanged = _common_prefix(seen, events)
+            same, unchanged = _common_prefix(seen, events, marks)
             known = {position: state for position, state in seen.states.items() if position <= unchanged}
             # Only new events, and every earlier turn's state still right: the replay goes on from where
             # it stopped. (A message changed since, as Rasa does before the next action, is replayed the
@@ -111,9 +112,7 @@ def states_once_per_turn(kept: int = CONVERSATIONS_KEPT) -> None:
             replayed.update(event)
         states[len(events)] = state_at(len(events))
 
-        seen_by_conversation[tracker.sender_id] = _TurnStates(
-            self, omit_unset_slots, events, [_mutable_part(e) for e in events], states, replayed
-        )
+        seen_by_conversation[tracker.sender_id] = _TurnStates(self, omit_unset_slots, events, marks, states, replayed)
         seen_by_conversation.move_to_end(tracker.sender_id)
         while len(seen_by_conversation) > kept:
             seen_by_conversation.popitem(last=False)
