@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rasa.shared.core.domain import Domain
 
 from bot.console.agents import add_agent
 from bot.knowledge.intents import load_intent_examples
@@ -28,6 +29,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(scope="session")
+def domain() -> Domain:
+    """The product's domain.yml, as Rasa loads it."""
+    return Domain.load(str(ROOT / "domain.yml"))
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.storage.cached_tracker_store import CachedSQLTrackerStore
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def domain() -> Domain:
-    return Domain.load(str(ROOT / "domain.yml"))
-
 
 def cached_store(domain: Domain, path: Path, **kwargs: object) -> CachedSQLTrackerStore:
     return CachedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(path), **kwargs)
