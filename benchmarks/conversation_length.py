@@ -9,8 +9,10 @@ this helpful?" when the bot asks. Each message's time is measured at the client,
 
 Rasa re-reads and re-processes the whole conversation on every message, so its time per message
 grows with the conversation (issue 9: 13 ms at messages 1-50, 103 ms at 251-300). The target:
-message 500 answered within 1.5x the time of message 5. Single messages are noisy on a shared
-machine, so the report compares the medians of windows of ten: messages 1-10 against 491-500.
+message 500 answered within 1.5x the time of message 5. Messages differ in cost (a question takes
+about twice a "yes"), so the compared windows send the same ten messages (`PROBE`): at message 5,
+every hundred messages, and as the last ten. Each probe message's time late is divided by its time
+at message 5, and the report gives the median of those ten ratios.
 
 The result goes to benchmarks/results/length-<time>.json and to its own section of
 docs/benchmarks.md (between the `length` markers; `make bench` keeps it).
@@ -38,7 +40,9 @@ from tests.servers import MODEL, ROOT, bot_says
 START, END = "<!-- length:start -->", "<!-- length:end -->"
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "results"
-WINDOW = 10  # messages per window: a median of ten is steady where one message is not
+PROBE_QUESTIONS = 5  # each followed by "yes": the ten messages of a compared window
+FIRST_PROBE = 5  # "message 5" of the target
+PROBE_EVERY = 100
 TARGET_RATIO = 1.5
 
 
@@ -47,44 +51,75 @@ def questions() -> list[str]:
     return [case["text"] for case in cases if case.get("expect")]
 
 
+def probe(asked: list[str]) -> list[str]:
+    """The ten messages every compared window sends: questions spread over the topics, each with a "yes"."""
+    step = len(asked) // PROBE_QUESTIONS
+    return [text for question in asked[::step][:PROBE_QUESTIONS] for text in (question, "yes")]
+
+
+def probe_starts(messages: int) -> list[int]:
+    """Where the compared windows start: message 5, every hundred, and the last ten messages."""
+    size = 2 * PROBE_QUESTIONS
+    return sorted({FIRST_PROBE, *range(PROBE_EVERY, messages - size, PROBE_EVERY), messages - size + 1})
+
+
 def converse(url: str, messages: int) -> list[dict]:
-    """Send `messages` messages in one conversation; each one's text and milliseconds."""
+    """Send about `messages` messages in one conversation; each one's text, milliseconds and window.
+
+    Between the windows, the held-out questions in turn, with "yes" when the bot asks whether an
+    answer helped. A window starts once such an exchange is over (a message later if need be), so
+    that every window starts from the same point of a dialogue."""
     sender, asked = f"long-{uuid.uuid4().hex}", questions()
-    helpful = bot_says("utter_ask_helpful")
+    helpful, probe_texts, starts = bot_says("utter_ask_helpful"), probe(asked), probe_starts(messages)
     timings: list[dict] = []
-    next_text, question = asked[0], 1
+    question, awaiting_yes, window, in_window = 0, False, 0, 0
     with requests.Session() as http:
-        for number in range(1, messages + 1):
+        number = 0
+        while number < messages or in_window:
+            number += 1
+            if not in_window and not awaiting_yes and window < len(starts) and number >= starts[window]:
+                window, in_window = window + 1, len(probe_texts)
+            if in_window:
+                text = probe_texts[len(probe_texts) - in_window]
+            elif awaiting_yes:
+                text = "yes"
+            else:
+                text, question = asked[question % len(asked)], question + 1
             started = time.perf_counter()
-            body = {"sender": sender, "message": next_text}
-            answer = http.post(f"{url}/webhooks/rest/webhook", json=body, timeout=60)
+            answer = http.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
             elapsed = (time.perf_counter() - started) * 1000
             answer.raise_for_status()
             replies = answer.json()
-            timings.append({"number": number, "text": next_text, "ms": round(elapsed, 2), "replies": len(replies)})
-            if replies and replies[-1].get("text") == helpful:
-                next_text = "yes"
-            else:
-                next_text, question = asked[question % len(asked)], question + 1
+            timing = {"number": number, "text": text, "ms": round(elapsed, 2), "replies": len(replies)}
+            if in_window:
+                timing["window"] = window
+                in_window -= 1
+            timings.append(timing)
+            awaiting_yes = bool(replies) and replies[-1].get("text") == helpful and not in_window
     return timings
 
 
-def window_median(timings: list[dict], first: int) -> float:
-    return statistics.median(t["ms"] for t in timings[first - 1 : first - 1 + WINDOW])
-
-
 def summarise(timings: list[dict]) -> dict:
-    count = len(timings)
-    windows = {f"{first}-{first + WINDOW - 1}": window_median(timings, first)
-               for first in sorted({1, *range(100 - WINDOW + 1, count + 1, 100)}) if first + WINDOW - 1 <= count}
-    early, late = window_median(timings, 1), window_median(timings, count - WINDOW + 1)
-    return {"messages": count, "windows_ms": windows, "early_ms": early, "late_ms": late,
-            "ratio": round(late / early, 2), "target_ratio": TARGET_RATIO}  # fmt: skip
+    windows: dict[int, list[dict]] = {}
+    for timing in timings:
+        if "window" in timing:
+            windows.setdefault(timing["window"], []).append(timing)
+    first = windows[min(windows)]
+    rows = []
+    for key in sorted(windows):
+        sent = windows[key]
+        ratios = [late["ms"] / early["ms"] for late, early in zip(sent, first, strict=True)]
+        rows.append({"messages": f"{sent[0]['number']}-{sent[-1]['number']}",
+                     "median_ms": statistics.median(t["ms"] for t in sent),
+                     "median_ratio": round(statistics.median(ratios), 2)})  # fmt: skip
+    return {"messages": len(timings), "probe": [t["text"] for t in first], "windows": rows,
+            "ratio": rows[-1]["median_ratio"], "target_ratio": TARGET_RATIO}  # fmt: skip
 
 
 def render(result: dict) -> str:
     summary = result["summary"]
-    rows = "\n".join(f"| {window} | {ms:.1f} |" for window, ms in summary["windows_ms"].items())
+    rows = "\n".join(f"| {w['messages']} | {w['median_ms']:.1f} | {w['median_ratio']:.2f}× |" for w in summary["windows"])
+    first, last = summary["windows"][0], summary["windows"][-1]
     verdict = "met" if summary["ratio"] <= TARGET_RATIO else "missed"
     return (
         f"{START}\n## Long conversations: time per message against the conversation's length\n\n"
@@ -93,10 +128,12 @@ def render(result: dict) -> str:
         f"{'/'.join(f'{v:.1f}' for v in result['load_after'])}.\n\n"
         f"One customer sends {summary['messages']} messages in one conversation over REST to the product as "
         "`make run` starts it: held-out English questions in turn, each followed by \"yes\" when the bot asks "
-        "whether it helped. Time per message at the client, median of each window of ten messages:\n\n"
-        f"| messages | median ms |\n|---|---|\n{rows}\n\n"
-        f"Messages {summary['messages'] - WINDOW + 1}-{summary['messages']} against 1-{WINDOW}: "
-        f"{summary['late_ms']:.1f} ms against {summary['early_ms']:.1f} ms, **{summary['ratio']:.2f}×** "
+        "whether it helped. At message 5, every hundred messages and at the end, it sends the same ten messages "
+        f"(five questions, each followed by \"yes\"): a question costs about twice a \"yes\", so only the same "
+        "messages compare. Time at the client; each window's median, and the median over its ten messages of "
+        "each one's time divided by the same message's time at message 5:\n\n"
+        f"| messages | median ms | against message 5 |\n|---|---|---|\n{rows}\n\n"
+        f"Messages {last['messages']} against {first['messages']}: **{summary['ratio']:.2f}×** "
         f"(target ≤ {TARGET_RATIO}×: {verdict}).\n{END}\n"
     )
 
@@ -108,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=DOCS)
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
-    if args.messages < 2 * WINDOW:
-        parser.error(f"--messages must be at least {2 * WINDOW}")
+    if args.messages < FIRST_PROBE + 4 * PROBE_QUESTIONS:
+        parser.error(f"--messages must be at least {FIRST_PROBE + 4 * PROBE_QUESTIONS}")
     stamp = datetime.now(timezone.utc)
     result = {"command": "python -m benchmarks.conversation_length" + (f" --messages {args.messages}"
                                                                         if args.messages != 500 else ""),

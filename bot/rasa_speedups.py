@@ -12,6 +12,7 @@ import gc
 import itertools
 import logging
 import types
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,6 +293,11 @@ async def close_kept_sessions(*_: object) -> None:
 # The policies see at most about this many of a conversation's latest events; the longest rule in
 # data/rules.yml spans a handful of turns (under 40 events), so they decide as with the whole session.
 PREDICTION_WINDOW_EVENTS = 80
+# The window's start moves in steps of about this many events. In between, each message extends the
+# same view by its own events: the view is not rebuilt, and RulePolicy's remembered turn states
+# (bot.rule_speedups) go on from where they were.
+WINDOW_STEP_EVENTS = 40
+VIEWS_KEPT = 2000  # conversations; as many as the tracker store keeps
 # Compared by type name: isinstance against Rasa's abstract Event classes is slow, and these scans
 # pass over every event of a long session.
 _RESETS = frozenset({SessionStarted.type_name, Restarted.type_name, AllSlotsReset.type_name})
@@ -307,11 +313,12 @@ def predict_from_recent_events(window: int = PREDICTION_WINDOW_EVENTS) -> None:
     in the full replay).
     """
     predict = processor.MessageProcessor._predict_next_with_tracker
+    views = RecentViews()
 
     def _predict_next_with_tracker(self: processor.MessageProcessor, tracker: DialogueStateTracker) -> Any:
         if tracker.followup_action or len(tracker.events) <= window:
             return predict(self, tracker)
-        recent = recent_view(tracker, self.domain, window)
+        recent = views.view(tracker, self.domain, window)
         return predict(self, recent if recent is not None else tracker)
 
     processor.MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
@@ -321,16 +328,22 @@ def recent_view(tracker: DialogueStateTracker, domain: Domain, window: int) -> D
     """A tracker of the events from the first turn start within the last `window` events, preceded by
     the slot values of that moment; None when there is no such view (no turn start, a form active)."""
     events = list(tracker.events)
-    cut = next(
+    cut = _turn_start(events, window)
+    return None if cut is None else _view_from(tracker.sender_id, events, cut, domain)
+
+
+def _turn_start(events: list[Event], window: int) -> int | None:
+    return next(
         (
             i
-            for i in range(len(events) - window, len(events))
+            for i in range(max(0, len(events) - window), len(events))
             if events[i].type_name == ActionExecuted.type_name and events[i].action_name == ACTION_LISTEN_NAME
         ),
         None,
     )
-    if cut is None:
-        return None
+
+
+def _view_from(sender_id: str, events: list[Event], cut: int, domain: Domain) -> DialogueStateTracker | None:
     slots: dict[str, Any] = {}
     latest_loop_seen = False
     for event in reversed(events[:cut]):  # the latest value of each slot before the cut
@@ -344,7 +357,55 @@ def recent_view(tracker: DialogueStateTracker, domain: Domain, window: int) -> D
         elif kind == SlotSet.type_name and event.key not in slots:
             slots[event.key] = event.value
     restored = [SlotSet(name, value, timestamp=events[cut].timestamp) for name, value in slots.items()]
-    return DialogueStateTracker.from_events(tracker.sender_id, [*restored, *events[cut:]], domain.slots)
+    return DialogueStateTracker.from_events(sender_id, [*restored, *events[cut:]], domain.slots)
+
+
+@dataclass
+class _KeptView:
+    domain: Domain
+    window: int
+    start: int  # where the view's events begin among the conversation's
+    source: list[Event]  # the conversation's events replayed into the view, compared by identity
+    view: DialogueStateTracker
+
+
+class RecentViews:
+    """`recent_view` of each conversation, extended by the events added since the last call.
+
+    A message's events are added to the tracker the store handed out, which shares the event
+    objects of the one before: a view whose events are the very objects at the same positions is
+    still right, and only the events after them are replayed into it. Anything else (an event
+    replaced, a shorter conversation, another domain, the window outgrown) builds a new view.
+    """
+
+    def __init__(self, kept: int = VIEWS_KEPT, step: int = WINDOW_STEP_EVENTS) -> None:
+        self._kept: OrderedDict[str, _KeptView] = OrderedDict()
+        self._size, self._step = kept, step
+
+    def view(self, tracker: DialogueStateTracker, domain: Domain, window: int) -> DialogueStateTracker | None:
+        events = list(tracker.events)
+        # Taken out while it is worked on: an error half-way leaves nothing half-updated behind.
+        kept = self._kept.pop(tracker.sender_id, None)
+        if kept is not None and kept.domain is domain and kept.window == window and self._extends(kept, events):
+            for event in events[kept.start + len(kept.source) :]:
+                kept.view.update(event)
+            kept.source = events[kept.start :]
+        else:
+            cut = _turn_start(events, window)
+            view = None if cut is None else _view_from(tracker.sender_id, events, cut, domain)
+            if cut is None or view is None:
+                return None
+            kept = _KeptView(domain, window, cut, events[cut:], view)
+        self._kept[tracker.sender_id] = kept
+        while len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+        return kept.view
+
+    def _extends(self, kept: _KeptView, events: list[Event]) -> bool:
+        end = kept.start + len(kept.source)
+        if end > len(events) or len(events) - kept.start > kept.window + self._step:
+            return False
+        return all(seen is now for seen, now in zip(kept.source, events[kept.start : end], strict=True))
 
 
 # Messages handled at once; the rest wait at the door in arrival order (see admit_in_arrival_order).

@@ -15,7 +15,7 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import rule_speedups
-from bot.rasa_speedups import recent_view
+from bot.rasa_speedups import RecentViews, recent_view
 from tests.servers import MODEL, start_bot
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
@@ -92,6 +92,37 @@ def test_every_prediction_is_the_same_from_the_recent_events(long_conversation, 
         assert predicted_action(agent, recent) == predicted_action(agent, whole), f"step {step}: {event}"
         compared += 1
     assert compared == cut_views and compared >= 25, (compared, len(events))
+
+
+def test_a_kept_view_is_extended_message_by_message_and_decides_as_the_whole_conversation(
+    long_conversation, agent
+) -> None:
+    """RecentViews, as the server calls it (a copy of the conversation per message, sharing its
+    events): the view is extended until it outgrows the window, and decides as the whole does."""
+    domain = agent.domain
+    events = list(DialogueStateTracker.from_dict("x", long_conversation, domain.slots).events)
+    views, tracker, seen = RecentViews(step=10), DialogueStateTracker("x", domain.slots), []
+    for step, event in enumerate(events):
+        if isinstance(event, ActionExecuted) and len(tracker.events) > WINDOW and not tracker.followup_action:
+            view = views.view(tracker.copy(), domain, WINDOW)
+            if view is not None:
+                assert len(view.events) < len(tracker.events)
+                assert predicted_action(agent, view) == predicted_action(agent, tracker), f"step {step}: {event}"
+                seen.append(view)
+        tracker.update(event)
+    built = len({id(view) for view in seen})
+    assert len(seen) >= 25 and built >= 3 and len(seen) - built >= 10, (len(seen), built)
+
+
+def test_a_replaced_event_builds_a_new_view(long_conversation, agent) -> None:
+    domain, views = agent.domain, RecentViews()
+    first = DialogueStateTracker.from_dict("x", long_conversation, domain.slots)
+    kept = views.view(first, domain, WINDOW)
+    assert kept is not None and views.view(first.copy(), domain, WINDOW) is kept
+    again = DialogueStateTracker.from_dict("x", long_conversation, domain.slots)  # equal events, other objects
+    rebuilt = views.view(again, domain, WINDOW)
+    assert rebuilt is not None and rebuilt is not kept
+    assert [e.as_dict() for e in rebuilt.events] == [e.as_dict() for e in kept.events]
 
 
 def turns(count: int, start: float) -> list:
