@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.faq import facts_for, language_of, response_text
+from bot.handoff.packet import MAX_MESSAGES
 from bot.handoff.store import ratings_for
 from bot.names import ACTION_SUBMIT_TICKET, SLOT_CSAT_FOR
 from bot.storage.database import StorageError
@@ -179,13 +180,14 @@ def _clear_form() -> list[EventType]:
 
 
 def transcript_of(tracker: Tracker) -> list[dict]:
-    """The conversation so far as the agent will read it: who said what, when."""
+    """The conversation's last MAX_MESSAGES messages as the agent will read them: who said what, when
+    (as the handoff packet keeps; the Rasa server sends a long conversation's earlier events no further)."""
     lines = []
     for event in tracker.events:
         if event.get("event") in ("user", "bot") and event.get("text"):
             at = datetime.fromtimestamp(event.get("timestamp") or 0, timezone.utc).isoformat()
             lines.append({"who": "customer" if event["event"] == "user" else "bot", "text": event["text"], "at": at})
-    return lines
+    return lines[-MAX_MESSAGES:]
 
 
 class SubmitTicket(Action):

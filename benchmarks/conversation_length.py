@@ -118,7 +118,9 @@ def summarise(timings: list[dict]) -> dict:
 
 def render(result: dict) -> str:
     summary = result["summary"]
-    rows = "\n".join(f"| {w['messages']} | {w['median_ms']:.1f} | {w['median_ratio']:.2f}× |" for w in summary["windows"])
+    rows = "\n".join(
+        f"| {w['messages']} | {w['median_ms']:.1f} | {w['median_ratio']:.2f}× |" for w in summary["windows"]
+    )
     first, last = summary["windows"][0], summary["windows"][-1]
     verdict = "met" if summary["ratio"] <= TARGET_RATIO else "missed"
     return (
@@ -127,9 +129,9 @@ def render(result: dict) -> str:
         f"{'/'.join(f'{v:.1f}' for v in result['load_before'])}, after "
         f"{'/'.join(f'{v:.1f}' for v in result['load_after'])}.\n\n"
         f"One customer sends {summary['messages']} messages in one conversation over REST to the product as "
-        "`make run` starts it: held-out English questions in turn, each followed by \"yes\" when the bot asks "
+        '`make run` starts it: held-out English questions in turn, each followed by "yes" when the bot asks '
         "whether it helped. At message 5, every hundred messages and at the end, it sends the same ten messages "
-        f"(five questions, each followed by \"yes\"): a question costs about twice a \"yes\", so only the same "
+        f'(five questions, each followed by "yes"): a question costs about twice a "yes", so only the same '
         "messages compare. Time at the client; each window's median, and the median over its ten messages of "
         "each one's time divided by the same message's time at message 5:\n\n"
         f"| messages | median ms | against message 5 |\n|---|---|---|\n{rows}\n\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import gc
-import itertools
 import logging
 import types
 from collections import OrderedDict
@@ -33,17 +32,20 @@ from rasa.shared.core.events import (
     ActionReverted,
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     Event,
     Restarted,
     SessionStarted,
     SlotSet,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rule_speedups
+from bot.handoff.packet import MAX_MESSAGES
 from bot.names import ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET
 from bot.settings import positive_whole_number
 
@@ -144,21 +146,30 @@ def _may_undo(event: Event, loops: frozenset[str]) -> bool:
 
 
 # Custom actions are sent the conversation's last events only: serialising a long conversation for
-# every action call was a quarter of the server's time at message 500. These two put the whole
-# transcript into the ticket or the handoff packet, so they get all of it. Slots, the latest message
+# every action call was a quarter of the server's time at message 500. Slots, the latest message
 # and the form's state are sent whole either way.
-ACTIONS_NEEDING_THE_TRANSCRIPT = frozenset({ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET})
 RECENT_EVENTS_FOR_ACTIONS = 200  # ~20 turns: far more than any other action looks back (a form's last answer)
+# These two put the transcript into the ticket or the handoff packet, which keep the last
+# MAX_MESSAGES messages: they also get the customer's and the bot's messages before the recent
+# events, up to twice that many (some, such as a button's payload, show no line).
+ACTIONS_NEEDING_THE_TRANSCRIPT = frozenset({ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET})
+EARLIER_MESSAGES_FOR_TRANSCRIPTS = 2 * MAX_MESSAGES
+_SAID = frozenset({UserUttered.type_name, BotUttered.type_name})
 
 
 def recent_for_action(tracker: DialogueStateTracker, action_name: str) -> DialogueStateTracker:
     """`tracker` as custom action `action_name` needs to see it."""
     count = len(tracker.events)
-    if action_name in ACTIONS_NEEDING_THE_TRANSCRIPT or count <= RECENT_EVENTS_FOR_ACTIONS:
+    if count <= RECENT_EVENTS_FOR_ACTIONS:
         return tracker
+    events = list(tracker.events)
+    cut = count - RECENT_EVENTS_FOR_ACTIONS
+    sent = events[cut:]
+    if action_name in ACTIONS_NEEDING_THE_TRANSCRIPT:
+        said = [event for event in events[:cut] if event.type_name in _SAID]
+        sent = [*said[-EARLIER_MESSAGES_FOR_TRANSCRIPTS:], *sent]
     view = copy.copy(tracker)  # the same slots, latest message and loop; fewer events
-    recent = itertools.islice(tracker.events, count - RECENT_EVENTS_FOR_ACTIONS, None)
-    view.events = tracker._create_events(list(recent))
+    view.events = tracker._create_events(sent)
     view.__dict__.pop("_supportbot_applied", None)
     return view
 

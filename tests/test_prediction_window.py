@@ -30,7 +30,7 @@ CONVERSATION = [
     "how long do i have to return something",
     "yes",
     "payment",
-    "/faq{\"faq_id\": \"payments.methods\"}",
+    '/faq{"faq_id": "payments.methods"}',
     "no",
     "where is my order",
     "no",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from datetime import datetime, timezone
 
 import pytest
 from rasa.core.agent import Agent
@@ -25,6 +26,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from bot import rasa_speedups
+from bot.handoff.packet import build_packet
 
 
 def conversation(domain: Domain) -> DialogueStateTracker:
@@ -159,22 +161,43 @@ def test_applied_events_from_the_last_answer_are_rasas_at_every_step(monkeypatch
         assert DialogueStateTracker.applied_events(duplicate) == rasas(duplicate), number
 
 
-def test_custom_actions_see_the_recent_events_and_the_ticket_and_handoff_the_whole_transcript() -> None:
+def long_conversation(turns: int) -> DialogueStateTracker:
     tracker = DialogueStateTracker("c", [])
     tracker.update(SessionStarted())
-    for number in range(150):  # 600 events
+    for number in range(turns):  # four events a turn
         tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        tracker.update(UserUttered(f"question {number}"))
+        tracker.update(UserUttered(f"question {number}", timestamp=1000.0 + number))
         tracker.update(SlotSet("last_faq", f"faq.{number}"))
-        tracker.update(BotUttered(f"answer {number}"))
+        tracker.update(BotUttered(f"answer {number}", timestamp=1000.5 + number))
     tracker.update(ActiveLoop("ticket_form"))
+    return tracker
+
+
+def test_custom_actions_see_the_recent_events() -> None:
+    tracker = long_conversation(150)
     view = rasa_speedups.recent_for_action(tracker, "action_record_feedback")
     state, whole = view.current_state(EventVerbosity.ALL), tracker.current_state(EventVerbosity.ALL)
     assert state["events"] == whole["events"][-rasa_speedups.RECENT_EVENTS_FOR_ACTIONS :]
     assert {k: v for k, v in state.items() if k != "events"} == {k: v for k, v in whole.items() if k != "events"}
     assert len(tracker.events) == 602  # the conversation itself is untouched
-    for needs_all in ("action_submit_ticket", "action_start_handoff"):
-        assert rasa_speedups.recent_for_action(tracker, needs_all) is tracker
+
+
+def test_the_ticket_and_handoff_get_the_messages_their_transcripts_keep() -> None:
+    tracker = long_conversation(400)  # 1,602 events, 800 messages
+    for needs_transcript in ("action_submit_ticket", "action_start_handoff"):
+        view = rasa_speedups.recent_for_action(tracker, needs_transcript)
+        state, whole = view.current_state(EventVerbosity.ALL), tracker.current_state(EventVerbosity.ALL)
+        recent = whole["events"][-rasa_speedups.RECENT_EVENTS_FOR_ACTIONS :]
+        earlier = [e for e in whole["events"][: -len(recent)] if e["event"] in ("user", "bot")]
+        assert state["events"] == earlier[-rasa_speedups.EARLIER_MESSAGES_FOR_TRANSCRIPTS :] + recent
+        assert {k: v for k, v in state.items() if k != "events"} == {k: v for k, v in whole.items() if k != "events"}
+
+        def packet(events: list[dict]) -> dict:
+            return build_packet(handoff_id="h", conversation_id="c", reason="asked", language="en", events=events,
+                                slots={}, created_at=datetime(2026, 11, 26, tzinfo=timezone.utc))  # fmt: skip
+
+        assert packet(state["events"]) == packet(whole["events"])
+        assert packet(state["events"])["transcript_truncated"]
 
 
 def test_what_was_loaded_is_frozen_and_later_cycles_are_still_collected() -> None:
