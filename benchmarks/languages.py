@@ -141,7 +141,7 @@ def measure_anchor(folder: Path) -> dict:
 
 
 def _anchor_scores(parser: rasa_default.RasaParser, cases: list[Case], faq_ids: set[str]) -> dict:
-    correct = top1 = among = in_scope = oos = oos_answered = 0
+    correct = top1 = among = in_scope = in_scope_right = oos = oos_answered = 0
     for case in cases:
         parsed = parser.parse(case.text)
         ranking = [r["name"] for r in parsed.get("intent_ranking", []) if r.get("name") != FALLBACK_INTENT]
@@ -155,11 +155,13 @@ def _anchor_scores(parser: rasa_default.RasaParser, cases: list[Case], faq_ids: 
             oos_answered += answered in faq_ids
         else:
             in_scope += 1
+            in_scope_right += is_right
             top1 += top == case.expect
             among += is_right or case.expect in ranking[:3]
     return {
         "cases": len(cases),
         "accuracy": correct / len(cases),
+        "in_scope_accuracy": in_scope_right / in_scope if in_scope else None,
         "top1": top1 / in_scope if in_scope else None,
         "among_candidates": among / in_scope if in_scope else None,
         "out_of_scope_answered": oos_answered / oos if oos else None,
@@ -182,9 +184,9 @@ def render(summary: dict) -> str:
         + " Its candidates are its top three labels (it has no \"did you mean\").",
         "",
         "| language | cases | top-1 ours | top-1 Rasa | in candidates ours | in candidates Rasa "
-        "| answered right ours | answered right Rasa | out-of-scope answered ours | out-of-scope answered Rasa "
-        "| language detected |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| answered right ours | answered right Rasa | in-scope answered right ours | in-scope answered right Rasa "
+        "| out-of-scope answered ours | out-of-scope answered Rasa | language detected |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for language in LANGUAGES:
         o = ours["accuracy"][language]
@@ -193,12 +195,16 @@ def render(summary: dict) -> str:
             f"| {language} | {o['cases']} | {percent(o['top1'])} | {percent(a.get('top1'))} "
             f"| {percent(o['among_candidates'])} | {percent(a.get('among_candidates'))} "
             f"| {percent(o['accuracy'])} | {percent(a.get('accuracy'))} "
+            f"| {percent(o.get('in_scope_accuracy'))} | {percent(a.get('in_scope_accuracy'))} "
             f"| {percent(o['out_of_scope_answered'])} | {percent(a.get('out_of_scope_answered'))} "
             f"| {percent(o['language_detected'])} |"
         )
     lines += [
         "",
-        "Targets: top-1 ≥ 90% and in candidates ≥ 97% in every language, out-of-scope answered ≤ 5%.",
+        "Targets: top-1 ≥ 90% and in candidates ≥ 97% in every language, out-of-scope answered ≤ 5%; "
+        "in English, 95% of the in-scope phrasings answered right (issue 3). \"Answered right\" counts every case, "
+        "out-of-scope ones included (ours is right only when it says it does not know: \"did you mean\" counts as "
+        "wrong).",
         "",
         "Language detection on the held-out conversations (the conversation's language carried over):",
         "",

@@ -134,13 +134,14 @@ def _print_report(report: Report) -> None:
     columns = (
         "cases",
         "accuracy",
+        "in_scope_accuracy",
         "suggested",
         "top1",
         "among_candidates",
         "out_of_scope_answered",
         "language_detected",
     )
-    titles = ("cases", "answered", "suggested", "top-1", "in buttons", "oos answered", "language")
+    titles = ("cases", "answered", "in scope", "suggested", "top-1", "in buttons", "oos answered", "language")
     print(f"{'language':<10}" + "".join(f"{t:>14}" for t in titles))
     for lang, row in report.accuracy_by_language().items():
         cells = [

@@ -85,6 +85,7 @@ class Report:
             table[lang] = {
                 "cases": len(rs),
                 "accuracy": share(rs, lambda r: r.correct),
+                "in_scope_accuracy": share(in_scope, lambda r: r.correct),
                 "suggested": share(rs, lambda r: r.suggested),
                 "top1": share(in_scope, lambda r: r.top1),
                 "among_candidates": share(in_scope, lambda r: r.among_candidates),
