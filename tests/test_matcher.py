@@ -3,6 +3,7 @@
 import pytest
 
 from bot.matching.decision import ANSWER, DONT_KNOW, SUGGEST, decide
+from bot.matching.normalise import normaliser_for
 
 
 @pytest.mark.parametrize(
@@ -114,3 +115,16 @@ def test_a_bare_cancel_stops_a_running_form(matcher, text):
 def test_a_description_that_mentions_stop_does_not_stop_a_form(matcher):
     words = "my order stop here red bell back done please help".split()
     assert matcher.match_words(words, in_form=True).ranking[0].label != "stop_form"
+
+
+def test_a_typo_of_a_word_as_the_phrasings_write_it_is_read_as_its_lemma(matcher):
+    # "adresses" is one letter from "addresses" (written in account.change_details' questions), two
+    # from its lemma "address": repaired towards the written form, matched as the lemma.
+    result = matcher.match("where do i update my saved adresses")
+    assert result.repairs == {"adresses": "address"}
+    assert result.best.label == "account.change_details"
+
+
+def test_the_normaliser_keeps_each_word_as_written_before_its_lemma():
+    tokens = normaliser_for("en").tokens("Returning ITEMS pls")
+    assert [(t.written, t.norm) for t in tokens] == [("returning", "return"), ("items", "item"), ("please", "please")]

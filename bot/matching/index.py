@@ -21,7 +21,7 @@ still fall back to the English ones (the matcher decides how much).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -91,6 +91,7 @@ class PhrasingIndex:
         phrasings: Sequence[Phrasing],
         settings: IndexSettings = IndexSettings(),
         extra_vocabulary: frozenset[str] = frozenset(),
+        written_forms: Mapping[str, str] | None = None,
     ) -> None:
         if not phrasings:
             raise ValueError("cannot build an index without phrasings")
@@ -112,8 +113,13 @@ class PhrasingIndex:
             words_of.setdefault(p.label, []).append(frozenset(p.words))
         # Each label's phrasings as word sets: to tell how typical a short message's words are of a label.
         self.label_phrasing_words: dict[str, tuple[frozenset[str], ...]] = {k: tuple(v) for k, v in words_of.items()}
-        # Typos are repaired towards the phrasings' words and the synonyms' variants.
-        self._repair_targets = self.vocabulary | extra_vocabulary
+        # Typos are repaired towards the phrasings' words, the synonyms' variants, and the phrasings' words
+        # as written where their lemma differs, read as that lemma: "adresses" is one letter from the
+        # written "addresses", two from "address".
+        self._written_forms = {
+            form: lemma for form, lemma in (written_forms or {}).items() if form not in self.vocabulary
+        }
+        self._repair_targets = self.vocabulary | extra_vocabulary | frozenset(self._written_forms)
         self._vocabulary_list = sorted(self._repair_targets)
         self._stop_words = frozenset(w for p in self.phrasings for w, s in zip(p.words, p.stop, strict=True) if s)
         self._word_vectoriser = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, norm=None, lowercase=False)
@@ -171,8 +177,9 @@ class PhrasingIndex:
             one_edit = process.extract(word, self._vocabulary_list, scorer=OSA.distance, score_cutoff=1, limit=8)
             if one_edit:
                 ranked = ((found, fuzz.ratio(word, found)) for found, _, _ in one_edit)
-                return max(ranked, key=lambda f: (f[1], f[0][0] == word[0], self._word_uses[f[0]], f[0]))
-        return (best[0], float(best[1])) if best else (word, 100.0)
+                found, ratio = max(ranked, key=lambda f: (f[1], f[0][0] == word[0], self._word_uses[f[0]], f[0]))
+                return self._written_forms.get(found, found), ratio
+        return (self._written_forms.get(best[0], best[0]), float(best[1])) if best else (word, 100.0)
 
     def phrasing_vectors(self) -> sp.csr_matrix:
         """Every phrasing's row (in `self.phrasings` order): the dot product of two rows is the similarity

@@ -143,21 +143,23 @@ class Matcher:
         self.settings = settings
         self._synonyms = {language: SynonymMap(groups, language) for language, groups in knowledge.synonyms.items()}
         # An entry's title is one more way to ask it ("Return policy"): the editor's own summary.
-        phrasings = [
-            self._phrasing(entry.id, text, language)
+        sources = [
+            (entry.id, text, language)
             for entry in knowledge.entries.values()
             for language, texts in entry.questions.items()
             for text in (*texts, *([entry.title[language]] if language in entry.title else []))
         ]
-        phrasings += [
-            self._phrasing(intent, text, language)
+        sources += [
+            (intent, text, language)
             for language, intents in intent_examples.items()
             for intent, texts in intents.items()
             for text in texts
         ]
+        written: dict[str, str] = {}  # the phrasings' words as written -> their lemma, where the two differ
+        phrasings = [self._phrasing(label, text, language, written) for label, text, language in sources]
         self._faq_ids = frozenset(knowledge.entries)
         extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
-        self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra)
+        self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra, written_forms=written)
 
     def calibrate(self, similarities: Sequence[float]) -> list[float]:
         """Calibrated scores of the labels whose raw similarities are given (see MatcherSettings)."""
@@ -269,9 +271,15 @@ class Matcher:
             self._share_when_vague(ranked, informative) + [self._candidate(h, 0.0) for h in hits if h.label in courtesy]
         )
 
-    def _phrasing(self, label: str, text: str, language: str) -> Phrasing:
+    def _phrasing(self, label: str, text: str, language: str, written: dict[str, str]) -> Phrasing:
         normaliser = normaliser_for(language)
-        words = tuple(normaliser.norms(text))
+        tokens = normaliser.tokens(text)
+        words = tuple(part for token in tokens for part in token.norm.split())
+        written.update(
+            (token.written, token.norm)
+            for token in tokens
+            if token.written != token.norm and token.written.isalpha() and token.norm.isalpha()
+        )
         if language in self._synonyms:
             words = self._synonyms[language].apply(words)
         return Phrasing(

@@ -48,6 +48,7 @@ class NormalToken:
     start: int  # character offset in the original text
     end: int
     norm: str  # lower-cased, squeezed, abbreviation-expanded, lemmatised (may be several words)
+    written: str  # the same before lemmas ("addresses" where norm is "address")
     is_stop: bool  # a stop word of the language, weighed down by the matcher
 
 
@@ -66,7 +67,7 @@ class Normaliser:
         # Base forms of the lemma table: a dictionary of real words, which typo repair must leave alone.
         self._known_words = frozenset(self._lemmas.values())
         # The word cache is per instance so that a language's forms never mix.
-        self.normalise_word = lru_cache(maxsize=65536)(self._normalise_word)
+        self._forms = lru_cache(maxsize=65536)(self._word_forms)
 
     def tokens(self, text: str) -> list[NormalToken]:
         """Words of `text` with their offsets and comparable forms; punctuation dropped."""
@@ -77,7 +78,7 @@ class Normaliser:
             word = token.text
             if _PUNCTUATION_ONLY.match(word):
                 continue
-            norm = self.normalise_word(word)
+            written, norm = self._forms(word)
             if not norm:
                 continue
             result.append(
@@ -86,6 +87,7 @@ class Normaliser:
                     start=token.idx,
                     end=token.idx + len(word),
                     norm=norm,
+                    written=written,
                     is_stop=all(part in self._stop_words for part in norm.split()),
                 )
             )
@@ -102,17 +104,27 @@ class Normaliser:
         """A real word of the language ("bread"), as opposed to a typo ("retrun"); False where unknown."""
         return word in self._known_words or word in self._lemmas or word in self._stop_words
 
-    def _normalise_word(self, word: str) -> str:
+    def normalise_word(self, word: str) -> str:
+        """`word`'s comparable form: lower-cased, squeezed, abbreviation-expanded, lemmatised."""
+        return self._forms(word)[1]
+
+    def _word_forms(self, word: str) -> tuple[str, str]:
+        """(`word` as written, before lemmas; its comparable form)."""
+        parts, whole = self._parts(word)
+        written = " ".join(parts)
+        return written, written if whole else " ".join(self._lemmas.get(part, part) for part in parts)
+
+    def _parts(self, word: str) -> tuple[list[str], bool]:
+        """`word`'s comparable parts before lemmas, and whether the whole word was an abbreviation."""
         word = fold_diacritics(unicodedata.normalize("NFKC", word).lower())
         if word in self._abbreviations:
-            return self._abbreviations[word]
+            return [self._abbreviations[word]], True
         # Keep characters that belong to words; "#12345" -> "12345", "e-mail" -> "e mail".
         word = re.sub(r"[^\w@.']+", " ", word).strip(" .'")
         if not word:
-            return ""
+            return [], False
         word = _REPEATS.sub(r"\1\1", word)
-        parts = [self._abbreviations.get(part, part) for part in word.split()]
-        return " ".join(self._lemmas.get(part, part) for part in parts)
+        return [self._abbreviations.get(part, part) for part in word.split()], False
 
 
 def fold_diacritics(text: str) -> str:
