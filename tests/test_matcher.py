@@ -128,3 +128,17 @@ def test_a_typo_of_a_word_as_the_phrasings_write_it_is_read_as_its_lemma(matcher
 def test_the_normaliser_keeps_each_word_as_written_before_its_lemma():
     tokens = normaliser_for("en").tokens("Returning ITEMS pls")
     assert [(t.written, t.norm) for t in tokens] == [("returning", "return"), ("items", "item"), ("please", "please")]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("hi can i pay cash on delivery?", "payments.methods"),  # "hi" alone outscored the diluted question
+        ("can i pay cash on delivery thanks", "payments.methods"),
+        ("hi how are you", "greet"),  # without "hi" it looks like "are you a bot?": still a greeting
+        ("good morning", "greet"),  # "good" alone is no question
+        ("how do you say thank you in korean", "thanks"),  # thanks inside a message is not stripped
+    ],
+)
+def test_a_greeting_or_thanks_around_a_question_gives_way_to_it(matcher, text, expected):
+    assert matcher.match(text).best.label == expected

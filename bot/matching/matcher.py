@@ -38,6 +38,9 @@ class MatcherSettings:
     # Intents that carry only courtesy: "hi, can I cancel my order?" is a question about
     # cancelling, so these never rank above an FAQ entry that is close enough to suggest.
     courtesy_intents: tuple[str, ...] = ("greet", "thanks", "goodbye")
+    # ...and when one of them comes out on top, the message without its courtesy words is matched
+    # again: an FAQ entry scoring at least this there is what the message asks.
+    courtesy_question_min_score: float = 0.5
     # A message of at most this many informative words ("payment", "my account") that occur in
     # several labels' phrasings says little about which one it means: those labels share its
     # score in proportion to how many of their phrasings use all of those words.
@@ -160,6 +163,16 @@ class Matcher:
         self._faq_ids = frozenset(knowledge.entries)
         extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
         self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra, written_forms=written)
+        # Words of greetings, thanks and goodbyes that no FAQ question uses ("hi", "thanks"): without
+        # them, what is left of a message is its question.
+        courtesy_words: set[str] = set()
+        other_words: set[str] = set()
+        for label, phrasing_words in self.index.label_phrasing_words.items():
+            if label in settings.courtesy_intents:
+                courtesy_words.update(*phrasing_words)
+            elif label in self._faq_ids:
+                other_words.update(*phrasing_words)
+        self._courtesy_only_words = frozenset(courtesy_words - other_words)
 
     def calibrate(self, similarities: Sequence[float]) -> list[float]:
         """Calibrated scores of the labels whose raw similarities are given (see MatcherSettings)."""
@@ -182,11 +195,9 @@ class Matcher:
                 repairs[word] = fixed
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
-        stop = [normaliser.is_stop(w) for w in repaired]
-        hits = self._best_per_label(self.index.search(repaired, 3 * self.settings.search_limit, stop), language)
-        informative = self._informative(repaired, language)
-        vague = informative if len(repaired) == len(informative) or not self._clearly_closest(hits) else frozenset()
-        ranking = self._rank(hits, vague)
+        ranking = self._ranking(repaired, language)
+        if ranking and ranking[0].label in self.settings.courtesy_intents:
+            ranking = self._question_after_courtesy(repaired, language) or ranking
         return MatchResult(
             language=language,
             words=tuple(repaired),
@@ -196,6 +207,38 @@ class Matcher:
             max_candidates=self.settings.max_candidates,
             unseen=self.index.unseen(repaired),
         )
+
+    def _ranking(self, words: Sequence[str], language: str) -> tuple[Candidate, ...]:
+        normaliser = normaliser_for(language)
+        stop = [normaliser.is_stop(w) for w in words]
+        hits = self._best_per_label(self.index.search(words, 3 * self.settings.search_limit, stop), language)
+        informative = self._informative(words, language)
+        vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
+        return self._rank(hits, vague)
+
+    def _question_after_courtesy(self, words: Sequence[str], language: str) -> tuple[Candidate, ...] | None:
+        """The ranking of the message without the greeting or thanks it opens or closes with, when that
+        is a clear FAQ question.
+
+        The greeting's word makes the question's phrasings less similar and is itself a whole courtesy
+        phrasing: "hi can i pay cash on delivery?" was a greeting, "can i pay cash on delivery?" is
+        about payment methods. None when the rest is no clear question ("good morning", "hi there").
+        """
+        # Courtesy opens or closes a message; inside it is part of the question ("how do you say thanks").
+        start, end = 0, len(words)
+        while start < end and words[start] in self._courtesy_only_words:
+            start += 1
+        while end > start and words[end - 1] in self._courtesy_only_words:
+            end -= 1
+        rest = words[start:end]
+        if not rest or len(rest) == len(words):
+            return None
+        ranking = self._ranking(rest, language)
+        best = ranking[0] if ranking else None
+        # FAQ entries only: "hi how are you" without "hi" looks like "are you a bot?", and is a greeting.
+        if best is None or not best.is_faq or best.score < self.settings.courtesy_question_min_score:
+            return None
+        return ranking
 
     def _best_per_label(self, hits: list[Hit], language: str) -> list[Hit]:
         """Each label once, at its best language, other languages' similarity weighed down."""
