@@ -45,6 +45,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rule_speedups
+from bot.bounded import remember_latest
 from bot.handoff.packet import MAX_MESSAGES
 from bot.names import ACTION_START_HANDOFF, ACTION_SUBMIT_TICKET
 from bot.settings import positive_whole_number
@@ -404,13 +405,10 @@ class RecentViews:
         else:
             cut = _turn_start(events, window)
             view = None if cut is None else _view_from(tracker.sender_id, events, cut, domain)
-            if cut is None or view is None:
+            if view is None:
                 return None
             kept = _KeptView(domain, window, cut, events[cut:], view)
-        self._kept[tracker.sender_id] = kept
-        while len(self._kept) > self._size:
-            self._kept.popitem(last=False)
-        return kept.view
+        return remember_latest(self._kept, tracker.sender_id, kept, self._size).view
 
     def _extends(self, kept: _KeptView, events: list[Event]) -> bool:
         end = kept.start + len(kept.source)

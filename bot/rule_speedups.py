@@ -17,6 +17,8 @@ from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.bounded import remember_latest
+
 # Conversations whose turn states are kept (the tracker store keeps as many trackers).
 CONVERSATIONS_KEPT = 2000
 # Rule lookups kept: one per distinct recent history, a few hundred in practice.
@@ -112,10 +114,8 @@ def states_once_per_turn(kept: int = CONVERSATIONS_KEPT) -> None:
             replayed.update(event)
         states[len(events)] = state_at(len(events))
 
-        seen_by_conversation[tracker.sender_id] = _TurnStates(self, omit_unset_slots, events, marks, states, replayed)
-        seen_by_conversation.move_to_end(tracker.sender_id)
-        while len(seen_by_conversation) > kept:
-            seen_by_conversation.popitem(last=False)
+        seen = _TurnStates(self, omit_unset_slots, events, marks, states, replayed)
+        remember_latest(seen_by_conversation, tracker.sender_id, seen, kept)
         return [_copied(states[position]) for position in sorted(states)]
 
     Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
@@ -150,9 +150,7 @@ def rules_matched_on_recent_turns(kept: int = LOOKUPS_KEPT) -> None:
             return original(self, lookup, states)
         keys = found.get(key)
         if keys is None:
-            keys = found[key] = frozenset(original(self, lookup, recent))
-            while len(found) > kept:
-                found.popitem(last=False)
+            keys = remember_latest(found, key, frozenset(original(self, lookup, recent)), kept)
         else:
             found.move_to_end(key)
         return set(keys)

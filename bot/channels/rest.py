@@ -19,6 +19,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.bounded import remember_latest
 from bot.knowledge.response_translations import response_text
 from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
 from bot.rasa_speedups import AdmissionFull
@@ -44,9 +45,7 @@ class Mailbox:
         if not messages:
             return
         kept = self.waiting.pop(conversation_id, []) + messages
-        self.waiting[conversation_id] = kept[-MAILBOX_MESSAGES:]
-        while len(self.waiting) > MAILBOX_CONVERSATIONS:
-            self.waiting.popitem(last=False)
+        remember_latest(self.waiting, conversation_id, kept[-MAILBOX_MESSAGES:], MAILBOX_CONVERSATIONS)
 
     async def take(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.waiting.pop(conversation_id, [])

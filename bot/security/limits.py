@@ -11,6 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from bot.bounded import remember_latest
+
 MAX_BUCKETS = 100_000  # keys remembered at most (about 10 MB); an evicted key starts with a full bucket
 
 
@@ -43,9 +45,7 @@ class RateLimiter:
         tokens, updated = self._buckets.pop(key, (float(self.rate.burst), now))
         tokens = min(float(self.rate.burst), tokens + (now - updated) * self.rate.per_minute / 60)
         wait = 0.0 if tokens >= 1 else (1 - tokens) * 60 / self.rate.per_minute
-        self._buckets[key] = (tokens - 1 if wait == 0.0 else tokens, now)
-        while len(self._buckets) > self.max_buckets:
-            self._buckets.popitem(last=False)
+        remember_latest(self._buckets, key, (tokens - 1 if wait == 0.0 else tokens, now), self.max_buckets)
         return wait
 
 

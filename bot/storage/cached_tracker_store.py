@@ -47,6 +47,7 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.bounded import remember_latest
 from bot.storage.database import is_outage, outage_delays
 
 logger = logging.getLogger(__name__)
@@ -213,10 +214,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _remember(self, sender_id: str, cached: CachedSession) -> None:
         if self._cache_size == 0:
             return
-        self._sessions[sender_id] = cached
-        self._sessions.move_to_end(sender_id)
-        while len(self._sessions) > self._cache_size:
-            self._sessions.popitem(last=False)
+        remember_latest(self._sessions, sender_id, cached, self._cache_size)
 
     @staticmethod
     def _row(sender_id: str, event: Event) -> dict[str, Any]:
