@@ -53,6 +53,13 @@ def test_what_is_not_personal_data_stays(text):
     assert REDACT(text) == text
 
 
+def test_a_card_after_other_digits_or_next_to_another_card_is_redacted():
+    # Found by tests/test_properties.py: the candidate was cut at 19 digits, in the middle of the card.
+    assert REDACT("0000000 0000 0001 0000 0009") == "0000000 [card]"
+    assert REDACT("ref 0042 4111 1111 1111 1111") == "ref 0042 [card]"
+    assert REDACT("4111 1111 1111 1111 4111 1111 1111 1111") == "[card] [card]"
+
+
 def test_luhn():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
 

@@ -17,8 +17,11 @@ from bot.settings import load_settings
 from bot.tickets.fields import load_rules
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# 13-19 digits, optionally grouped by spaces or dashes (as cards are printed).
-CARD_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# A run of digit groups split by single spaces or dashes (as cards are printed); `_card` finds the
+# cards in it. The whole run, not 13-19 digits of it: a card after other digits ("ref 0042 4111 1111
+# 1111 1111") would otherwise straddle the end of the candidate and never be checked.
+CARD_CANDIDATE = re.compile(r"(?<!\d)\d+(?:[ -]\d+)*(?!\d)")
+CARD_DIGITS = (13, 19)
 # International: +60 (MY), +62 (ID), +63 (PH), +84 (VN), with or without "+" or "00".
 # Local: 0 then the area or mobile prefix; 9-13 digits in all, in groups split by spaces, dots or dashes.
 PHONE = re.compile(
@@ -63,23 +66,29 @@ class Redactor:
 
 
 def _card(match: re.Match[str]) -> str:
-    """The longest run of whole digit groups that is a card number, redacted; the other groups kept.
+    """Each card number in a run of digit groups, redacted: from the leftmost group that starts one,
+    the longest run of whole groups that passes the Luhn check; the other groups kept.
 
     "4111 1111 1111 1111 2" is a card and a quantity: the candidate as a whole fails the Luhn check.
     """
     text = match.group(0)
     groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", text)]
-    best: tuple[int, int] | None = None
-    for first in range(len(groups)):
+    shortest, longest = CARD_DIGITS
+    pieces, kept_from, first = [], 0, 0
+    while first < len(groups):
+        digits, card_end = "", None
         for last in range(first, len(groups)):
-            digits = re.sub(r"\D", "", text[groups[first][0] : groups[last][1]])
-            if 13 <= len(digits) <= 19 and luhn_valid(digits):
-                span = (groups[first][0], groups[last][1])
-                if best is None or span[1] - span[0] > best[1] - best[0]:
-                    best = span
-    if best is None:
-        return text
-    return text[: best[0]] + "[card]" + text[best[1] :]
+            digits += text[groups[last][0] : groups[last][1]]
+            if len(digits) > longest:
+                break
+            if len(digits) >= shortest and luhn_valid(digits):
+                card_end = last
+        if card_end is None:
+            first += 1
+            continue
+        pieces += [text[kept_from : groups[first][0]], "[card]"]
+        kept_from, first = groups[card_end][1], card_end + 1
+    return "".join(pieces) + text[kept_from:]
 
 
 def _phone(match: re.Match[str]) -> str:
