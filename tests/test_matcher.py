@@ -42,6 +42,9 @@ def test_markup_in_a_message_is_not_matched(matcher, pipeline_config):
     result = matcher.match("<img src=x onerror=alert(1)> talk to a person")
     assert result.words == ("talk", "to", "a", "person")
     assert result.best.label == "human_handoff"
+    script = matcher.match("<script>alert(1)</script> open a ticket <style>p{color:red}</style>")
+    assert script.words == ("open", "a", "ticket")
+    assert script.best.label == "open_ticket"
 
 
 def test_scores_are_probabilities_sorted_best_first(matcher):

@@ -32,6 +32,15 @@ def test_markup_tags_are_dropped_and_offsets_still_point_into_the_text():
     assert [text[t.start : t.end] for t in tokens] == [t.text for t in tokens]
 
 
+def test_script_and_style_code_is_dropped():
+    text = "<SCRIPT type='x'>alert(1)</script > refund"
+    tokens = normaliser_for("en").tokens(text)
+    assert [t.norm for t in tokens] == ["refund"]
+    assert [text[t.start : t.end] for t in tokens] == ["refund"]
+    # Unclosed: only the tags go. Each try stops at the next "<" (a quadratic pattern would hang here).
+    assert [t.text for t in normaliser_for("en").tokens("<script>" * 20_000 + "code")] == ["code"]
+
+
 def test_stop_words_are_flagged():
     tokens = normaliser_for("en").tokens("what is the refund")
     assert [t.is_stop for t in tokens] == [True, True, True, False]

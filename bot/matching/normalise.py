@@ -38,6 +38,13 @@ _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
 # Markup pasted or typed into the chat ("<img src=x onerror=...>") is not what the customer asks:
 # its attribute words must not match FAQ phrasings ("alert" -> notifications).
 _MARKUP_TAG = re.compile(r"</?[A-Za-z][^<>]{0,500}>")
+# ...nor is a script's or a style's code ("<script>alert(1)</script> open a ticket" was the
+# notifications FAQ). The code may not contain "<", so each try stops at the next one: linear time.
+_CODE_ELEMENT = re.compile(r"<(?:script|style)\b[^<>]{0,500}>[^<]*</(?:script|style)\s*>", re.IGNORECASE)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class Normaliser:
         """Words of `text` with their offsets and comparable forms; punctuation dropped."""
         result: list[NormalToken] = []
         # Tags become spaces of the same length, so offsets still point into the original text.
-        text = _MARKUP_TAG.sub(lambda tag: " " * len(tag.group()), text)
+        text = _MARKUP_TAG.sub(_blank, _CODE_ELEMENT.sub(_blank, text))
         for token in self._nlp.tokenizer(text):
             word = token.text
             if _PUNCTUATION_ONLY.match(word):
