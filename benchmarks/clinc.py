@@ -145,8 +145,22 @@ def tune_threshold(predictions: Sequence[Prediction]) -> float:
     return float(candidates[int(np.argmax(accuracy + recall))])
 
 
+def accuracy_at_recall(predictions: Sequence[Prediction], recall: float) -> float:
+    """In-scope accuracy at the lowest threshold whose out-of-scope recall on `predictions` is at
+    least `recall`: a point of the system's accuracy/recall curve, comparable across systems at the
+    same recall (the threshold is found on the evaluated queries themselves: not a deployable setting)."""
+    for threshold in np.unique([p.score for p in predictions] + [np.nextafter(1.0, 2.0)]):
+        accuracy, found = at_threshold(predictions, float(threshold))
+        if found >= recall:
+            return accuracy
+    return 0.0
+
+
+CURVE_RECALLS = (0.85, 0.90)  # out-of-scope recall levels the curve is compared at
+
+
 def evaluate(predictions: Mapping[str, list[Prediction]]) -> dict:
-    """Top-1, (a) as shipped and (b) with the threshold tuned on val, all on test + oos_test."""
+    """Top-1, (a) as shipped, (b) with the threshold tuned on val and points of the curve, on test + oos_test."""
     val = predictions["val"] + predictions["oos_val"]
     test = predictions["test"] + predictions["oos_test"]
     tuned = tune_threshold(val)
@@ -156,6 +170,7 @@ def evaluate(predictions: Mapping[str, list[Prediction]]) -> dict:
         "top1": float(np.mean([p.top == p.expect for p in predictions["test"]])),
         "shipped": {"in_scope_accuracy": shipped[0], "oos_recall": shipped[1]},
         "tuned": {"in_scope_accuracy": at_tuned[0], "oos_recall": at_tuned[1], "threshold": tuned},
+        "at_recall": {f"{r:.2f}": accuracy_at_recall(test, r) for r in CURVE_RECALLS},
         "queries": {split: len(p) for split, p in predictions.items()},
     }
 
