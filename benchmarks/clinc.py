@@ -11,8 +11,12 @@ config.yml on the calibrated score; the anchor: its FallbackClassifier, `nlu_fal
 scope); (b) tuned on val + oos_val to maximise in-scope accuracy + out-of-scope recall, as the
 CLINC150 paper does.
 
-Run alone: `python -m benchmarks.clinc [--ours-only] [--sizes 10 100] [--quick]` (the anchor trains
-DIET for about ten minutes per size; `--ours-only` skips it). `python -m benchmarks.run` runs it too.
+Run alone: `python -m benchmarks.clinc [--ours-only] [--sizes 10 100] [--quick] [--docs FILE]` (the
+anchor trains DIET for about seven minutes with 10 phrasings and over an hour with 100; `--ours-only`
+skips it). `--docs` writes the table into its own section of the file (`make bench` keeps it);
+`--from-results DIR` renders it from the per-query results an earlier run saved in DIR instead of
+measuring. `python -m benchmarks.run` runs both sizes too (`--skip-rasa-clinc-full` skips the
+anchor's hour).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import rasa_default
+from benchmarks import rasa_default, report
+from benchmarks.scale_report import splice_between
 from bot.knowledge.schema import FaqEntry, KnowledgeBase
 from bot.matching.matcher import Matcher, MatcherSettings
 from bot.pipeline_config import PipelineConfig, read_pipeline_config
 
+START, END = "<!-- clinc:start -->", "<!-- clinc:end -->"
 OUT_OF_SCOPE = "oos"
 SPLITS = ("val", "oos_val", "test", "oos_test")  # val: tuning; test: reported
 FALLBACK_INTENT = "nlu_fallback"
@@ -214,6 +220,23 @@ def measure_anchor(
     return summary
 
 
+def from_results(path: Path) -> dict:
+    """A saved run's summary, evaluated again from its per-query results (so newer measures appear)."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    predictions = {split: [Prediction(**p) for p in ps] for split, ps in document["predictions"].items()}
+    return {**document["summary"], **evaluate(predictions)}
+
+
+def render_section(results: Mapping[int, Mapping[str, dict]], command: str, when: str) -> str:
+    rows = [row for size, cell in sorted(results.items())
+            for row in report._clinc_size_rows(f"CLINC-{size} ({size} phrasings/intent)", cell)]
+    return (
+        f"{START}\n## CLINC150, run on its own\n\nCommand: `{command}`, {when}. The same measurement as "
+        "the CLINC150 table above (see how each number is measured), for the sizes this run measured, both "
+        f"systems in this one run.\n\n{report.table(rows)}\n{END}\n"
+    )
+
+
 def _line(name: str, summary: dict) -> str:
     shipped, tuned = summary["shipped"], summary["tuned"]
     return (
@@ -232,21 +255,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ours-only", action="store_true", help="skip Rasa's default pipeline (trains DIET)")
     parser.add_argument("--quick", action="store_true", help="every 10th evaluation query")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for per-query JSON")
+    parser.add_argument("--docs", type=Path, help="markdown report to write this run's section into")
+    parser.add_argument("--from-results", type=Path, metavar="DIR",
+                        help="render the per-query results an earlier run saved in DIR instead of measuring")
     args = parser.parse_args(argv)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if args.from_results:
+        results = {}
+        for size in args.sizes:
+            cell = results[size] = {}
+            for who in ("ours", "anchor"):
+                path = args.from_results / f"clinc{size}_{who}.json"
+                cell[who] = from_results(path) if path.exists() else {"not_run": f"no {path.name}"}
+        when = f"rendered {when} from the results saved in {args.from_results}"
+        section = render_section(results, "python -m benchmarks.clinc " + " ".join(argv or sys.argv[1:]), when)
+        print(section)
+        if args.docs:
+            splice_between(args.docs, START, END, section)
+        return 0
     if not args.data.exists():
         print(f"{args.data}: not found (CLINC150's data_full.json from clinc/oos-eval)", file=sys.stderr)
         return 2
     data = load(args.data)
     split_queries = queries(data, 10 if args.quick else 1)
     config = read_pipeline_config(args.config)
+    results: dict[int, dict[str, dict]] = {}
     for size in args.sizes:
         intents = phrasings(data["train"], size)
         ours = measure_ours(intents, split_queries, config, args.out / f"clinc{size}_ours.json")
+        results[size] = {"ours": ours, "anchor": {"not_run": "--ours-only"}}
         print(_line(f"CLINC-{size} ours", ours), flush=True)
         if not args.ours_only:
             with tempfile.TemporaryDirectory() as folder:
                 summary = measure_anchor(intents, split_queries, Path(folder), args.out / f"clinc{size}_anchor.json")
+            results[size]["anchor"] = summary
             print(_line(f"CLINC-{size} Rasa default pipeline", summary), flush=True)
+    if args.docs:
+        command = "python -m benchmarks.clinc " + " ".join(argv if argv is not None else sys.argv[1:])
+        splice_between(args.docs, START, END, render_section(results, command.strip(), when))
     return 0
 
 

@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                              + languages.END + "\n")
     else:
         languages.main(["--out", str(out)] + (["--quick"] if args.quick else []))
-    # Sections other benchmarks write (`make bench-scale`, `make bench-length`): kept as they were.
-    for start, end in [(scale_report.START, scale_report.END), (conversation_length.START, conversation_length.END)]:
+    # Sections other benchmarks write (`make bench-scale`, `make bench-length`, `benchmarks.clinc --docs`): kept.
+    kept_sections = [(scale_report.START, scale_report.END), (conversation_length.START, conversation_length.END),
+                     (clinc.START, clinc.END)]
+    for start, end in kept_sections:
         if start in previous and end in previous:
             kept = previous.split(start, 1)[1].split(end, 1)[0]
             scale_report.splice_between(out, start, end, start + kept + end + "\n")
