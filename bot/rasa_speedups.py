@@ -10,9 +10,10 @@ import asyncio
 import copy
 import gc
 import logging
+import time
 import types
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,6 +311,11 @@ PREDICTION_WINDOW_EVENTS = 80
 # (bot.rule_speedups) go on from where they were.
 WINDOW_STEP_EVENTS = 40
 VIEWS_KEPT = 2000  # conversations; as many as the tracker store keeps
+# A view holds its conversation's recent events (~90 KB), also after the tracker store has let the
+# conversation go: a view unused this long is forgotten, or a steady stream of long conversations
+# grew the server by ~3 MB a minute until 2,000 were kept (make soak). An idle conversation's next
+# message builds its view again, once.
+VIEW_IDLE_SECONDS = 120.0
 # Compared by type name: isinstance against Rasa's abstract Event classes is slow, and these scans
 # pass over every event of a long session.
 _RESETS = frozenset({SessionStarted.type_name, Restarted.type_name, AllSlotsReset.type_name})
@@ -379,6 +385,7 @@ class _KeptView:
     start: int  # where the view's events begin among the conversation's
     source: list[Event]  # the conversation's events replayed into the view, compared by identity
     view: DialogueStateTracker
+    used: float = 0.0  # clock() when last handed out
 
 
 class RecentViews:
@@ -390,9 +397,19 @@ class RecentViews:
     replaced, a shorter conversation, another domain, the window outgrown) builds a new view.
     """
 
-    def __init__(self, kept: int = VIEWS_KEPT, step: int = WINDOW_STEP_EVENTS) -> None:
+    def __init__(
+        self,
+        kept: int = VIEWS_KEPT,
+        step: int = WINDOW_STEP_EVENTS,
+        idle_seconds: float = VIEW_IDLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._kept: OrderedDict[str, _KeptView] = OrderedDict()
         self._size, self._step = kept, step
+        self._idle_seconds, self._clock = idle_seconds, clock
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
     def view(self, tracker: DialogueStateTracker, domain: Domain, window: int) -> DialogueStateTracker | None:
         events = list(tracker.events)
@@ -408,7 +425,18 @@ class RecentViews:
             if view is None:
                 return None
             kept = _KeptView(domain, window, cut, events[cut:], view)
-        return remember_latest(self._kept, tracker.sender_id, kept, self._size).view
+        kept.used = now = self._clock()
+        remember_latest(self._kept, tracker.sender_id, kept, self._size)
+        self._forget_idle(now)
+        return kept.view
+
+    def _forget_idle(self, now: float) -> None:
+        """Least recently used first (remember_latest moves each use to the end)."""
+        while self._kept:
+            oldest = next(iter(self._kept.values()))
+            if now - oldest.used <= self._idle_seconds:
+                return
+            self._kept.popitem(last=False)
 
     def _extends(self, kept: _KeptView, events: list[Event]) -> bool:
         end = kept.start + len(kept.source)

@@ -125,6 +125,27 @@ def test_a_replaced_event_builds_a_new_view(long_conversation, agent) -> None:
     assert [e.as_dict() for e in rebuilt.events] == [e.as_dict() for e in kept.events]
 
 
+def test_a_view_unused_for_the_idle_time_is_forgotten(agent) -> None:
+    """Views hold their conversations' events: a stream of long conversations must not pile them up."""
+    domain, now = agent.domain, [0.0]
+    views = RecentViews(idle_seconds=120, clock=lambda: now[0])
+
+    def conversation(sender: str) -> DialogueStateTracker:
+        return DialogueStateTracker.from_events(sender, turns(10, 1.0), domain.slots)
+
+    first, second = conversation("first"), conversation("second")
+    kept = views.view(first, domain, WINDOW)
+    now[0] = 100.0
+    views.view(second, domain, WINDOW)
+    assert len(views) == 2
+    now[0] = 150.0  # "first" idle for 150 s, "second" for 50 s
+    views.view(conversation("third"), domain, WINDOW)
+    assert len(views) == 2  # "first" forgotten
+    assert views.view(first.copy(), domain, WINDOW) is not kept  # built again on its next message
+    now[0] = 200.0
+    assert views.view(second.copy(), domain, WINDOW) is not None and len(views) == 3  # nothing idle yet
+
+
 def turns(count: int, start: float) -> list:
     return [
         event
