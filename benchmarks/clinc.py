@@ -139,27 +139,31 @@ def as_shipped(predictions: Sequence[Prediction]) -> tuple[float, float]:
     return _rates(predictions, np.array([not p.fallback for p in predictions]))
 
 
-def tune_threshold(predictions: Sequence[Prediction]) -> float:
-    """The threshold maximising in-scope accuracy + out-of-scope recall on `predictions` (val + oos_val)."""
+def _curve(predictions: Sequence[Prediction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(thresholds, in-scope accuracy, out-of-scope recall) at every score and above the highest, ascending."""
     scores = np.array([p.score for p in predictions])
-    candidates = np.unique(np.concatenate([scores, [0.0, np.nextafter(scores.max(), 2.0)]]))
+    thresholds = np.unique(np.concatenate([scores, [0.0, np.nextafter(scores.max(), 2.0)]]))
     in_scope = np.array([p.expect != OUT_OF_SCOPE for p in predictions])
     right = np.array([p.top == p.expect for p in predictions]) & in_scope
-    answered = scores[None, :] >= candidates[:, None]  # candidates x predictions
+    answered = scores[None, :] >= thresholds[:, None]  # thresholds x predictions
     accuracy = (answered & right).sum(axis=1) / max(1, in_scope.sum())
     recall = (~answered & ~in_scope).sum(axis=1) / max(1, (~in_scope).sum())
-    return float(candidates[int(np.argmax(accuracy + recall))])
+    return thresholds, accuracy, recall
+
+
+def tune_threshold(predictions: Sequence[Prediction]) -> float:
+    """The threshold maximising in-scope accuracy + out-of-scope recall on `predictions` (val + oos_val)."""
+    thresholds, accuracy, recall = _curve(predictions)
+    return float(thresholds[int(np.argmax(accuracy + recall))])
 
 
 def accuracy_at_recall(predictions: Sequence[Prediction], recall: float) -> float:
     """In-scope accuracy at the lowest threshold whose out-of-scope recall on `predictions` is at
     least `recall`: a point of the system's accuracy/recall curve, comparable across systems at the
     same recall (the threshold is found on the evaluated queries themselves: not a deployable setting)."""
-    for threshold in np.unique([p.score for p in predictions] + [np.nextafter(1.0, 2.0)]):
-        accuracy, found = at_threshold(predictions, float(threshold))
-        if found >= recall:
-            return accuracy
-    return 0.0
+    _, accuracies, recalls = _curve(predictions)
+    reached = np.flatnonzero(recalls >= recall)
+    return float(accuracies[reached[0]]) if reached.size else 0.0
 
 
 CURVE_RECALLS = (0.85, 0.90)  # out-of-scope recall levels the curve is compared at
@@ -259,27 +263,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--from-results", type=Path, metavar="DIR",
                         help="render the per-query results an earlier run saved in DIR instead of measuring")
     args = parser.parse_args(argv)
+    command = " ".join(["python -m benchmarks.clinc", *(sys.argv[1:] if argv is None else argv)])
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results: dict[int, dict[str, dict]] = {}
     if args.from_results:
-        results = {}
         for size in args.sizes:
             cell = results[size] = {}
             for who in ("ours", "anchor"):
                 path = args.from_results / f"clinc{size}_{who}.json"
                 cell[who] = from_results(path) if path.exists() else {"not_run": f"no {path.name}"}
         when = f"rendered {when} from the results saved in {args.from_results}"
-        section = render_section(results, "python -m benchmarks.clinc " + " ".join(argv or sys.argv[1:]), when)
-        print(section)
-        if args.docs:
-            splice_between(args.docs, START, END, section)
-        return 0
+        print(render_section(results, command, when))
+    elif not measure(args, results):
+        return 2
+    if args.docs:
+        splice_between(args.docs, START, END, render_section(results, command, when))
+    return 0
+
+
+def measure(args: argparse.Namespace, results: dict[int, dict[str, dict]]) -> bool:
+    """Both systems at each size of `args` into `results`; False when the data is missing."""
     if not args.data.exists():
         print(f"{args.data}: not found (CLINC150's data_full.json from clinc/oos-eval)", file=sys.stderr)
-        return 2
+        return False
     data = load(args.data)
     split_queries = queries(data, 10 if args.quick else 1)
     config = read_pipeline_config(args.config)
-    results: dict[int, dict[str, dict]] = {}
     for size in args.sizes:
         intents = phrasings(data["train"], size)
         ours = measure_ours(intents, split_queries, config, args.out / f"clinc{size}_ours.json")
@@ -290,10 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 summary = measure_anchor(intents, split_queries, Path(folder), args.out / f"clinc{size}_anchor.json")
             results[size]["anchor"] = summary
             print(_line(f"CLINC-{size} Rasa default pipeline", summary), flush=True)
-    if args.docs:
-        command = "python -m benchmarks.clinc " + " ".join(argv if argv is not None else sys.argv[1:])
-        splice_between(args.docs, START, END, render_section(results, command.strip(), when))
-    return 0
+    return True
 
 
 if __name__ == "__main__":
