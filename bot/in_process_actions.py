@@ -13,7 +13,6 @@ worker lives.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,8 +26,6 @@ from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection as SdkActionExecutionRejection
 
 from bot.rasa_speedups import recent_for_action
-
-logger = logging.getLogger(__name__)
 
 CONFIG_KEY = "in_process_actions"  # under action_endpoint in endpoints.yml
 ACTIONS_PACKAGE = "actions"
@@ -80,6 +77,4 @@ def from_endpoint(endpoint: EndpointConfig | None) -> InProcessActions | None:
     names = (endpoint.kwargs.get(CONFIG_KEY) if endpoint else None) or []
     if not names:
         return None
-    actions = InProcessActions(names)
-    logger.info("Running in the Rasa process: %s", ", ".join(sorted(actions.names)))
-    return actions
+    return InProcessActions(names)

@@ -6,6 +6,7 @@ Applied once by `bot.server` before the server starts (`bot.rasa_speedups` holds
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import lru_cache
 from typing import Any
@@ -20,6 +21,7 @@ from rasa.graph_components.providers.domain_provider import DomainProvider
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, BotUttered, UserUttered
+from rasa.utils.endpoints import EndpointConfig
 
 from bot.in_process_actions import InProcessActions
 
@@ -28,6 +30,28 @@ logger = logging.getLogger(__name__)
 # Said when the action server cannot be reached or fails; a response in domain.yml, in every language.
 TECHNICAL_PROBLEM_RESPONSE = "utter_technical_problem"
 _run_remote_action = RemoteAction.run
+
+# How long a message waits for the action server: endpoints.yml `action_endpoint: {timeout: S}`. Rasa's
+# own wait is five minutes, with the customer's chat (and every later message of it) stuck behind a hung
+# server. Longer than the action server's own worst case (a database away is waited for 10 s), so an
+# action that is going to succeed is not given up on.
+TIMEOUT_KEY = "timeout"
+DEFAULT_ACTION_TIMEOUT = 20.0
+_action_timeout = DEFAULT_ACTION_TIMEOUT
+
+
+def action_timeout(endpoint: EndpointConfig | None) -> float:
+    """The seconds endpoints.yml gives the action server to answer; ValueError when it is not a positive number."""
+    given = endpoint.kwargs.get(TIMEOUT_KEY) if endpoint else None
+    if given is None:
+        return DEFAULT_ACTION_TIMEOUT
+    try:
+        seconds = float(given)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"action_endpoint {TIMEOUT_KEY} must be a positive number of seconds, not {given!r}")
+    return seconds
 
 
 @lru_cache(maxsize=1)
@@ -67,20 +91,32 @@ async def _run_or_apologise(self: RemoteAction, output_channel: Any, nlg: Any, t
     try:
         if _in_process is not None and _in_process.runs(self.name()):
             return await _in_process.run(self, output_channel, nlg, tracker, domain)
-        return await _run_remote_action(self, output_channel, nlg, tracker, domain)
+        return await asyncio.wait_for(_run_remote_action(self, output_channel, nlg, tracker, domain), _action_timeout)
     except ActionExecutionRejection:
         raise  # a form's "that is not an answer to my question": Rasa's normal flow
+    except asyncio.TimeoutError:  # the action server hung: whatever it still does, this message goes on
+        logger.error(
+            "custom action %s: no answer from the action server within %g s; the customer is told to try again",
+            self.name(),
+            _action_timeout,
+        )
+        return await _apology(self, output_channel, nlg, tracker)
     except Exception:  # the action server down or failing, or a bug in an in-process action
         logger.exception("custom action %s failed; the customer is told to try again", self.name())
-        events: list = []
-        if not _apologised_since_the_last_message(tracker):
-            facts = _shop_facts(tracker)
-            message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name(), **facts)
-            if message:
-                events.append(create_bot_utterance({**message, "utter_action": TECHNICAL_PROBLEM_RESPONSE}))
-        if self.name().startswith("validate_"):  # a form's check: Rasa ends the form on ActiveLoop(None)
-            events.append(ActiveLoop(None))
-        return events
+        return await _apology(self, output_channel, nlg, tracker)
+
+
+async def _apology(action: RemoteAction, output_channel: Any, nlg: Any, tracker: Any) -> list:
+    """The technical-problem message, once per customer message, and a form's end when its check failed."""
+    events: list = []
+    if not _apologised_since_the_last_message(tracker):
+        facts = _shop_facts(tracker)
+        message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name(), **facts)
+        if message:
+            events.append(create_bot_utterance({**message, "utter_action": TECHNICAL_PROBLEM_RESPONSE}))
+    if action.name().startswith("validate_"):  # a form's check: Rasa ends the form on ActiveLoop(None)
+        events.append(ActiveLoop(None))
+    return events
 
 
 def _apologised_since_the_last_message(tracker: Any) -> bool:
@@ -118,10 +154,11 @@ def _load_trained_domain(
     return cls(model_storage, resource, Domain.from_dict(rasa.shared.utils.io.read_yaml(content)))
 
 
-def apply(in_process: InProcessActions | None = None) -> None:
-    """Install the fixes; `in_process`: the custom actions to run in this process (bot.in_process_actions)."""
-    global _in_process
-    _in_process = in_process
+def apply(in_process: InProcessActions | None = None, timeout: float = DEFAULT_ACTION_TIMEOUT) -> None:
+    """Install the fixes; `in_process`: the custom actions to run in this process (bot.in_process_actions);
+    `timeout`: seconds the action server has to answer (`action_timeout`)."""
+    global _in_process, _action_timeout
+    _in_process, _action_timeout = in_process, timeout
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     RemoteAction.run = _run_or_apologise  # type: ignore[method-assign]
     DomainProvider.load = classmethod(_load_trained_domain)  # type: ignore[method-assign, assignment]

@@ -53,17 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(level, int):
         print("SUPPORTBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR.", file=sys.stderr)
         return 2
-    # What `rasa run` does with --debug/--verbose, here from the environment.
-    configure_logging_and_warnings(level)
-    configure_structlog(level)
-    redact_logs(product_redactor())  # customers' e-mail, phone, card and order numbers never reach the log
     endpoints = AvailableEndpoints.read_endpoints(args.endpoints)
     try:
+        action_timeout = rasa_patches.action_timeout(endpoints.action)
         in_process = in_process_actions.from_endpoint(endpoints.action)
     except ValueError as error:
         print(f"{args.endpoints}: {error}", file=sys.stderr)
         return 2
-    rasa_patches.apply(in_process)
+    # What `rasa run` does with --debug/--verbose, here from the environment.
+    configure_logging_and_warnings(level)
+    configure_structlog(level)
+    redact_logs(product_redactor())  # customers' e-mail, phone, card and order numbers never reach the log
+    if in_process is not None:
+        logging.getLogger(__name__).info("Running in the Rasa process: %s", ", ".join(sorted(in_process.names)))
+    rasa_patches.apply(in_process, action_timeout)
     rasa_speedups.apply()
     app = configure_app(
         create_http_input_channels(None, args.credentials),

@@ -46,3 +46,24 @@ def test_the_trained_domain_loads_as_rasa_loads_it(tmp_path):
     assert ours.as_dict() == rasas.as_dict()
     assert ours.fingerprint() == rasas.fingerprint()
     assert len(ours.responses) > 50  # the real domain, not an empty one
+
+
+def test_the_action_timeout_comes_from_endpoints_yml_and_must_be_a_positive_number():
+    from rasa.utils.endpoints import EndpointConfig
+
+    assert rasa_patches.action_timeout(None) == rasa_patches.DEFAULT_ACTION_TIMEOUT
+    assert rasa_patches.action_timeout(EndpointConfig("http://x")) == rasa_patches.DEFAULT_ACTION_TIMEOUT
+    assert rasa_patches.action_timeout(EndpointConfig("http://x", timeout="2.5")) == 2.5
+    for bad in (0, -1, "soon", float("inf"), float("nan"), [5]):
+        with pytest.raises(ValueError, match="action_endpoint timeout must be a positive number"):
+            rasa_patches.action_timeout(EndpointConfig("http://x", timeout=bad))
+
+
+def test_a_bad_action_timeout_stops_the_server_at_start_with_the_file_named(tmp_path, capsys, monkeypatch):
+    from bot import server
+
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text("action_endpoint:\n  url: http://127.0.0.1:1/webhook\n  timeout: never\n")
+    monkeypatch.setenv("SUPPORTBOT_API_TOKEN", "a-token-of-sixteen-or-more")
+    assert server.main(["--endpoints", str(endpoints)]) == 2
+    assert f"{endpoints}: action_endpoint timeout must be a positive number of seconds" in capsys.readouterr().err

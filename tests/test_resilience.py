@@ -3,12 +3,20 @@ language, and nothing is lost."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import secrets
+import signal
+import sqlite3
+import time
 import uuid
 from pathlib import Path
 
 import pytest
+import requests
+import yaml
 
-from tests.servers import MODEL, RunningBot, bot_says, start_bot
+from bot.action_server import TOKEN_HEADER
+from tests.servers import MODEL, ROOT, RunningBot, bot_says, start_bot
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="no trained model: run `make train` (make test does)")
 
@@ -62,3 +70,83 @@ def test_a_form_stops_with_one_apology_instead_of_asking_on_unchecked(bot_withou
     assert tracker["active_loop"] in ({}, None) or tracker["active_loop"].get("name") is None
     first_paragraph = knowledge.answer("orders.track", "en").split("\n\n")[0]
     assert bot.say("how do i track my order", sender)[0]["text"] == first_paragraph
+
+
+# --- an action server that hangs, or waits for the database -------------------------------------------
+
+ACTION_TOKEN = secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def bot_with_short_action_timeout(tmp_path_factory) -> RunningBot:
+    """The product with endpoints.yml's action timeout at 2 s (shipped: 20 s) and a known action token."""
+    folder = tmp_path_factory.mktemp("hung-actions")
+    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    assert endpoints["action_endpoint"]["timeout"] == 20  # the shipped setting this test shortens
+    endpoints["action_endpoint"]["timeout"] = 2
+    (folder / "endpoints.yml").write_text(yaml.safe_dump(endpoints), encoding="utf-8")
+    extra_env = {"SUPPORTBOT_ENDPOINTS": str(folder / "endpoints.yml"), "SUPPORTBOT_ACTION_TOKEN": ACTION_TOKEN}
+    running = start_bot(folder / "bot", ARTIFACTS / "hung-actions", extra_env=extra_env)
+    yield running
+    running.stop()
+
+
+def _submit_ticket(bot: RunningBot, sender: str) -> requests.Response:
+    """action_submit_ticket called as the Rasa server calls it, with the form's slots filled."""
+    slots = {
+        "ticket_name": "Siti Aminah",
+        "email": "siti@example.com",
+        "ticket_description": "the blender I received does not turn on",
+        "ticket_category": "damaged",
+        "language": "en",
+    }
+    call = {
+        "next_action": "action_submit_ticket",
+        "sender_id": sender,
+        "tracker": {"sender_id": sender, "slots": slots, "events": [], "latest_message": {}},
+        "domain": {},
+    }
+    return requests.post(bot.action_url, json=call, headers={TOKEN_HEADER: ACTION_TOKEN}, timeout=60)
+
+
+def test_an_action_waiting_for_the_database_does_not_hold_up_the_other_calls(bot_with_short_action_timeout):
+    """A ticket waiting for a locked database waits alone: health checks and other actions answer meanwhile
+    (bot.action_server runs plain-function actions in threads), and the ticket is stored once it can be."""
+    bot = bot_with_short_action_timeout
+    assert _submit_ticket(bot, uuid.uuid4().hex).ok  # the action server's database is open and migrated
+    database = sqlite3.connect(bot.workdir / "var" / "supportbot.db", isolation_level=None)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        database.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        try:
+            waiting = pool.submit(_submit_ticket, bot, sender := uuid.uuid4().hex)
+            time.sleep(0.5)  # the submission is inside the action server, waiting for the lock
+            health = requests.get(bot.action_url.replace("/webhook", "/health"), timeout=5)
+            offer = {"next_action": "action_offer_human", "sender_id": "x", "tracker": {"sender_id": "x", "events": []}}
+            other = requests.post(bot.action_url, json=offer, headers={TOKEN_HEADER: ACTION_TOKEN}, timeout=5)
+            assert health.ok and other.ok
+            assert not waiting.done()  # still waiting for the database: the others did not wait for it
+        finally:
+            database.execute("ROLLBACK")
+        stored = waiting.result(timeout=30)
+    assert stored.ok
+    assert [r.get("response") for r in stored.json()["responses"]] == ["utter_ticket_created"]
+    assert database.execute("SELECT count(*) FROM tickets WHERE conversation_id = ?", (sender,)).fetchone() == (1,)
+
+
+def test_a_hung_action_server_gets_an_apology_after_the_timeout_and_the_chat_goes_on(
+    bot_with_short_action_timeout, knowledge
+):
+    """Rasa would wait five minutes, with this conversation's next messages stuck behind the lock."""
+    bot, sender = bot_with_short_action_timeout, uuid.uuid4().hex
+    action_server = bot.processes[0]
+    bot.say("how long do i have to return something", sender)
+    apology = bot_says("utter_technical_problem", support_email=knowledge.fact("support_email", "en"))
+    action_server.send_signal(signal.SIGSTOP)  # hung: connections are accepted, nothing is answered
+    try:
+        assert [m.get("text") for m in bot.say("yes", sender)] == [apology]  # "was this helpful?": recorded there
+        first_paragraph = knowledge.answer("orders.track", "en").split("\n\n")[0]
+        assert bot.say("how do i track my order", sender)[0]["text"] == first_paragraph
+    finally:
+        action_server.send_signal(signal.SIGCONT)
+    said = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert said == ["how long do i have to return something", "yes", "how do i track my order"]
