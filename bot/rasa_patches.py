@@ -33,10 +33,11 @@ _run_remote_action = RemoteAction.run
 
 # How long a message waits for the action server: endpoints.yml `action_endpoint: {timeout: S}`. Rasa's
 # own wait is five minutes, with the customer's chat (and every later message of it) stuck behind a hung
-# server. Longer than the action server's own worst case (a database away is waited for 10 s), so an
-# action that is going to succeed is not given up on.
+# server. Longer than the action server's own worst case, so an action that is going to succeed (or to
+# say it could not store the ticket) is not given up on: a database away is waited for 10 s
+# (bot.storage.database), plus one attempt's wait for a locked SQLite file (SUPPORTBOT_DATABASE_TIMEOUT, 15 s).
 TIMEOUT_KEY = "timeout"
-DEFAULT_ACTION_TIMEOUT = 20.0
+DEFAULT_ACTION_TIMEOUT = 30.0
 _action_timeout = DEFAULT_ACTION_TIMEOUT
 
 

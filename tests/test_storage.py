@@ -117,4 +117,28 @@ def test_outages_are_told_apart_from_other_errors():
     wrapped = StorageError("database error")
     wrapped.__cause__ = refused
     assert is_outage(wrapped)
-    assert sum(outage_delays(10.0)) <= 10.0 and max(outage_delays(10.0)) == 1.0
+
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_outage_pauses_end_when_the_wait_is_over_counting_the_attempts_own_time():
+    clock = FakeClock()
+    pauses = []
+    for pause in outage_delays(10.0, clock):
+        pauses.append(pause)
+        clock.now += pause  # the caller sleeps
+    assert pauses[:5] == [0.05, 0.1, 0.2, 0.4, 0.8] and max(pauses) == 1.0 and 9.0 < sum(pauses) <= 10.0
+    clock = FakeClock()
+    attempts = 0
+    for pause in outage_delays(10.0, clock):
+        attempts += 1
+        clock.now += pause + 3.0  # each attempt waits 3 s for a lock before it fails
+    # About 10 s in all, not 10 s of pauses plus every attempt's wait: at most one attempt more than that.
+    assert attempts == 4 and clock.now - 100.0 <= 10.0 + 3.0 + 1.0

@@ -88,13 +88,19 @@ def is_outage(error: BaseException) -> bool:
     return error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError))
 
 
-def outage_delays(wait: float = OUTAGE_WAIT_SECONDS) -> Iterator[float]:
-    """Pauses between attempts while the database is away: 0.05 s doubling to 1 s, `wait` s in all."""
-    delay, waited = 0.05, 0.0
-    while waited + delay <= wait:
-        yield delay
-        waited += delay
-        delay = min(delay * 2, 1.0)
+def outage_delays(wait: float = OUTAGE_WAIT_SECONDS, clock: Callable[[], float] = time.monotonic) -> Iterator[float]:
+    """Pauses between attempts while the database is away: 0.05 s doubling to 1 s, until `wait` s after
+    this call. Wall-clock time, not the sum of the pauses: an attempt on a locked SQLite file itself
+    waits its busy timeout, and the caller (the Rasa server waiting for an action) has a limit too."""
+    deadline = clock() + wait
+
+    def pauses() -> Iterator[float]:
+        delay = 0.05
+        while clock() + delay <= deadline:
+            yield delay
+            delay = min(delay * 2, 1.0)
+
+    return pauses()
 
 
 def write_with_new_id(
