@@ -15,9 +15,17 @@ from actions import services
 from actions.faq import facts_for, language_of, response_text
 from bot.handoff.packet import MAX_MESSAGES
 from bot.handoff.store import ratings_for
-from bot.names import ACTION_SUBMIT_TICKET, SLOT_CSAT_FOR
+from bot.names import ACTION_SUBMIT_TICKET, INTENT_FAQ, SLOT_CSAT_FOR
 from bot.storage.database import StorageError
-from bot.tickets.fields import Checked, check_category, check_description, check_email, check_name, check_order_number
+from bot.tickets.fields import (
+    Checked,
+    check_category,
+    check_description,
+    check_email,
+    check_name,
+    check_order_number,
+    looks_like_what_happened,
+)
 from bot.tickets.sla import format_promise, reply_by
 from bot.tickets.store import ConfirmationEmail, NewTicket, create_ticket, find_for_customer, normalise_ticket_id
 
@@ -82,6 +90,11 @@ class ValidateTicketForm(FormValidationAction):
         )
 
     def validate_ticket_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
+        if _told_what_happened(str(value), tracker):
+            # Kept as the description when it is one, so it is not asked again; not counted as a failure.
+            described = check_description(str(value), services.ticket_rules())
+            dispatcher.utter_message(response="utter_description_noted" if described.value else "utter_name_first")
+            return {"ticket_name": None, **({"ticket_description": described.value} if described.value else {})}
         checked = check_name(str(value))
         return {"ticket_name": checked.value} if checked.value else _refuse("ticket_name", checked, dispatcher, tracker)
 
@@ -115,6 +128,18 @@ class ValidateTicketForm(FormValidationAction):
                 return {"ticket_confirmed": None, field: None}
         dispatcher.utter_message(response="utter_ticket_what_to_change")
         return {"ticket_confirmed": None}
+
+
+def _told_what_happened(text: str, tracker: Tracker) -> bool:
+    """The customer answered "what's your name?" with their problem (`looks_like_what_happened`), and
+    has not told it yet. The same text typed again right away is their name after all."""
+    if tracker.get_slot("ticket_description"):
+        return False
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    if len(said) >= 2 and said[-2].strip().casefold() == text.strip().casefold():
+        return False
+    recognised = (tracker.latest_message.get("intent") or {}).get("name") == INTENT_FAQ
+    return looks_like_what_happened(text, recognised)
 
 
 class AskTicketCategory(Action):

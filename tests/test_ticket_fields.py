@@ -12,6 +12,7 @@ from bot.tickets.fields import (
     check_name,
     check_order_number,
     load_rules,
+    looks_like_what_happened,
 )
 from bot.tickets.store import (
     ID_ALPHABET,
@@ -133,3 +134,19 @@ def test_a_database_that_cannot_be_written_raises_storage_error(tmp_path):
 
 def test_ticket_ids_are_read_back_however_they_are_typed():
     assert normalise_ticket_id("tck 7q4m2x") == normalise_ticket_id("TCK-7Q4M2X") == normalise_ticket_id("7q4m2x")
+
+
+@pytest.mark.parametrize(
+    ("text", "recognised_question", "what_happened"),
+    [
+        ("Siti Aminah", False, False),
+        ("Nur Aisyah binti Mohd Faizal", False, False),
+        ("Chase", True, False),  # a name can match an FAQ entry: too short to be a problem
+        ("Nguyễn Văn An", True, False),
+        ("my blender arrived broken", True, True),
+        ("my blender arrived broken", False, False),  # four words the bot did not recognise: maybe a name
+        ("the courier left my parcel outside in the rain", False, True),  # a sentence either way
+    ],
+)
+def test_a_problem_typed_instead_of_a_name_is_told_apart_from_names(text, recognised_question, what_happened):
+    assert looks_like_what_happened(text, recognised_question) is what_happened

@@ -251,3 +251,26 @@ def test_the_category_is_inferred_from_the_question_answered_before(bot):
     # The returns answer came first: the topic is returns, so the form goes on to the order number.
     assert replies[2] == [bot_says("utter_ask_order_number")]
     assert bot.tracker(sender)["slots"]["ticket_category"] == "returns"
+
+
+def test_a_problem_told_instead_of_the_name_is_kept_as_what_happened_and_not_asked_again(bot):
+    sender = new_sender()
+    problem = "the blender I got yesterday arrived with a cracked jug"
+    category = '/inform{"ticket_category": "returns"}'
+    answers = ("Ali bin Abu", "ali@example.com", category, "KL-20485678")
+    replies = conversation(bot, sender, "open a ticket", problem, *answers)
+    assert replies[1] == [bot_says("utter_description_noted"), bot_says("utter_ask_ticket_name")]
+    assert replies[2] == [bot_says("utter_ask_email")]
+    # After the order number comes the summary: "what happened?" is not asked again.
+    summary = replies[5][0]
+    assert summary.startswith(bot_says("utter_ticket_summary").split("\n")[0])
+    assert "- Name: Ali bin Abu" in summary and f"- What happened: {problem}" in summary
+
+
+def test_a_short_problem_instead_of_the_name_is_asked_about_later_and_a_name_typed_twice_is_a_name(bot):
+    sender = new_sender()
+    problem = "my parcel arrived broken"
+    replies = conversation(bot, sender, "I want to report a problem", problem, problem)
+    assert replies[1] == [bot_says("utter_name_first"), bot_says("utter_ask_ticket_name")]  # too short to keep
+    assert replies[2] == [bot_says("utter_ask_email")]  # typed again: the customer means it
+    assert bot.tracker(sender)["slots"]["ticket_name"] == problem

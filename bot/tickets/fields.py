@@ -130,6 +130,21 @@ def check_phone(text: str, rules: TicketRules) -> Checked:
     return Checked(value=candidate)
 
 
+# Customers asked for their name often answer with their problem instead. A name is a few words: a
+# message this long is a sentence...
+SENTENCE_MIN_WORDS = 8
+# ...and so is a shorter one the bot recognised as a question it answers ("my parcel came broken"),
+# unless it is shorter than this ("Chase", "Nguyễn Văn An" can match an FAQ entry too).
+QUESTION_MIN_WORDS = 4
+
+
+def looks_like_what_happened(text: str, recognised_question: bool) -> bool:
+    """Whether an answer to "what's your name?" tells the problem rather than a name;
+    `recognised_question`: the NLU matched the message to an FAQ entry."""
+    words = len(text.split())
+    return words >= SENTENCE_MIN_WORDS or (recognised_question and words >= QUESTION_MIN_WORDS)
+
+
 def check_name(text: str) -> Checked:
     name = " ".join(text.split())[:200]
     if not re.search(r"[^\W\d_]", name):
