@@ -68,6 +68,7 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
 
     shop.locator(".sb-bubble").click()
     customer_says(shop, HOSTILE)
+    customer_says(shop, "how do I track my order?")  # the answer says "go to **My orders**"
     customer_says(shop, "I want to talk to a person")
     shop.get_by_text(bot_says("utter_handoff_queued", position="1")).wait_for()
 
@@ -79,6 +80,10 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
     assert HOSTILE in transcript.inner_text()  # shown as the customer typed it ...
     assert transcript.locator("img").count() == 0  # ... and never as markup
     assert console.evaluate("window.__pwned") is None
+    # The bot's answer marks emphasis ("go to **My orders**"): bold, as in the widget, not asterisks.
+    bot_texts = transcript.locator(".msg-bot .msg-text")
+    assert bot_texts.locator("strong").count() > 0
+    assert not any("**" in text for text in bot_texts.all_inner_texts())
     assert "KL-20481234" in console.locator("#packet-fields").inner_text()
     shop.get_by_text(bot_says("utter_handoff_agent_joined", agent_name="Maya Tan")).wait_for()
 
@@ -90,8 +95,9 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
     assert "I'm checking it now" in agent_reply.inner_text()
     assert agent_reply.locator(".sb-agent-name").inner_text() == "Maya Tan"  # a person, by name
 
-    customer_says(shop, "thank you <script>alert(1)</script>")
-    transcript.locator(".msg-customer", has_text="thank you <script>alert(1)</script>").wait_for(timeout=2_000)
+    thanks = "thank you **so much** <script>alert(1)</script>"  # a customer's asterisks stay as typed
+    customer_says(shop, thanks)
+    transcript.locator(".msg-customer", has_text=thanks).wait_for(timeout=2_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     console.screenshot(path=ARTIFACTS / "console-chat.png")
 

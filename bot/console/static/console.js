@@ -929,8 +929,32 @@
         document.createTextNode(" "),
         timeElement(m.at, clock(m.at))
       ]),
-      el("p", { class: "msg-text", text: m.text === undefined || m.text === null ? "" : String(m.text) })
+      messageText(sender, m.text === undefined || m.text === null ? "" : String(m.text))
     ]);
+  }
+
+  var BOLD = /\*\*([^*\n]+)\*\*/g;
+
+  /**
+   * The bot's answers mark emphasis as the widget shows it ("go to **My orders**"): bold here too,
+   * instead of asterisks. As text nodes and <strong>, never HTML. What people typed stays as typed.
+   */
+  function messageText(sender, text) {
+    var paragraph = el("p", { class: "msg-text" });
+    if (sender !== "bot") {
+      paragraph.textContent = text;
+      return paragraph;
+    }
+    var last = 0;
+    var match;
+    BOLD.lastIndex = 0;
+    while ((match = BOLD.exec(text)) !== null) {
+      paragraph.appendChild(document.createTextNode(text.slice(last, match.index)));
+      paragraph.appendChild(el("strong", { text: match[1] }));
+      last = BOLD.lastIndex;
+    }
+    paragraph.appendChild(document.createTextNode(text.slice(last)));
+    return paragraph;
   }
 
   function nearBottom() {
