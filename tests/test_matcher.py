@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.matching.decision import ANSWER, DONT_KNOW, SUGGEST, decide
+from bot.matching.decision import ANSWER, DONT_KNOW, INTENT, SUGGEST, decide
 from bot.matching.normalise import normaliser_for
 
 
@@ -68,6 +68,15 @@ def test_courtesy_gives_way_to_a_question(matcher):
 
 def test_courtesy_alone_is_still_courtesy(matcher):
     assert matcher.match("hi there").best.label == "greet"
+
+
+@pytest.mark.parametrize(("text", "language"), [("ok cảm ơn, bye nhé", "vi"), ("thanks so much, bye", "en")])
+def test_thanks_and_goodbye_at_once_are_no_ambiguity_to_ask_about(matcher, pipeline_config, text, language):
+    """Either reply is right; the two close together made the FallbackClassifier say "I don't know"."""
+    result = matcher.match(text, language)
+    courtesy = [c for c in result.ranking if c.label in ("thanks", "goodbye")]
+    assert courtesy[0] is result.best and courtesy[1].score == 0.0 and courtesy[1].similarity > 0.5
+    assert decide(result, pipeline_config.fallback).kind == INTENT
 
 
 def test_unrelated_question_is_not_answered(matcher, pipeline_config):
@@ -145,3 +154,19 @@ def test_the_normaliser_keeps_each_word_as_written_before_its_lemma():
 )
 def test_a_greeting_or_thanks_around_a_question_gives_way_to_it(matcher, text, expected):
     assert matcher.match(text).best.label == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("thanks so much", "en", "thanks"),  # "so much" alone matched "how much is shipping?" (0.84)
+        ("thank u so much!!", "en", "thanks"),
+        ("magandang umaga", "tl", "greet"),  # "magandang" alone matched "ano magandang laptop?" (0.98)
+        ("thanks, how much is shipping", "en", "shipping.cost"),  # a question after the thanks still wins
+        ("magandang umaga, paano mag-return ng item", "tl", "returns.how_to"),
+    ],
+)
+def test_what_is_left_of_a_greeting_or_thanks_is_a_question_only_with_words_of_its_own(
+    matcher, text, language, expected
+):
+    assert matcher.match(text, language).best.label == expected

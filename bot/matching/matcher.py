@@ -197,7 +197,8 @@ class Matcher:
             repaired = list(self._synonyms[language].apply(repaired))
         ranking = self._ranking(repaired, language)
         if ranking and ranking[0].label in self.settings.courtesy_intents:
-            ranking = self._question_after_courtesy(repaired, language) or ranking
+            ranking = self._question_after_courtesy(repaired, language, ranking[0].label) or ranking
+            ranking = self._courtesy_together(ranking)
         return MatchResult(
             language=language,
             words=tuple(repaired),
@@ -216,7 +217,9 @@ class Matcher:
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
         return self._rank(hits, vague)
 
-    def _question_after_courtesy(self, words: Sequence[str], language: str) -> tuple[Candidate, ...] | None:
+    def _question_after_courtesy(
+        self, words: Sequence[str], language: str, courtesy: str
+    ) -> tuple[Candidate, ...] | None:
         """The ranking of the message without the greeting or thanks it opens or closes with, when that
         is a clear FAQ question.
 
@@ -233,6 +236,12 @@ class Matcher:
         rest = words[start:end]
         if not rest or len(rest) == len(words):
             return None
+        # Only filler left ("thanks so much" -> "so much"), or words the courtesy's own phrasings use
+        # ("magandang umaga": "magandang" is the "good" of "good morning" and of "a good laptop"), is no
+        # question, however those words score on their own.
+        own_words = frozenset().union(*self.index.label_phrasing_words.get(courtesy, ()))
+        if self._informative(rest, language) <= own_words:
+            return None
         ranking = self._ranking(rest, language)
         best = ranking[0] if ranking else None
         # FAQ entries only: "hi how are you" without "hi" looks like "are you a bot?", and is a greeting.
@@ -248,6 +257,19 @@ class Matcher:
         for hit in sorted(weighted, key=lambda h: h.similarity, reverse=True):
             best.setdefault(hit.label, hit)
         return list(best.values())[: self.settings.search_limit]
+
+    def _courtesy_together(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
+        """Courtesy intents close behind a courtesy intent on top add their score to it.
+
+        "ok thanks, bye" is thanks and goodbye at once: either reply is right, so the two are no
+        ambiguity to ask about (the FallbackClassifier's `ambiguity_threshold` would say "I don't know")."""
+        courtesy = self.settings.courtesy_intents
+        if not ranking or ranking[0].label not in courtesy:
+            return ranking
+        together = [c for c in ranking if c.label in courtesy]
+        others = [c for c in ranking if c.label not in courtesy]
+        top = replace(ranking[0], score=sum(c.score for c in together))
+        return (top, *others, *(replace(c, score=0.0) for c in together[1:]))
 
     def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A form intent close behind the top label takes the top, with both labels' scores.
