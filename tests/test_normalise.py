@@ -58,3 +58,13 @@ def test_a_reduplication_is_its_words_in_malay_and_indonesian():
         assert words == ["barang", "barang", "saya", "rusak"], language
     assert _reduplication("kupu-kupu") and _reduplication("Beresah-resah") and _reduplication("sayur-mayur")
     assert not _reduplication("e-mail") and not _reduplication(":-)") and not _reduplication("x-ray")
+
+
+def test_answering_emoji_are_read_as_words_in_every_language_and_others_are_dropped():
+    for language in ("en", "ms", "id", "tl", "vi"):
+        normaliser = normaliser_for(language)
+        assert normaliser.norms("👍🏽") == normaliser.norms("ok")  # any skin tone
+        assert normaliser.norms("🙏🙏") == normaliser.norms("thank you thank you")
+        assert normaliser.norms("😀 👀") == []
+    token = normaliser_for("en").tokens("great 👍")[1]
+    assert (token.text, token.start, token.end) == ("👍", 6, 7)  # the customer's text, with its offsets

@@ -122,6 +122,12 @@ def test_was_this_helpful_is_recorded(bot):
     assert rows == [("account.reset_password", 1)]
 
 
+def test_a_thumbs_up_after_an_answer_is_a_yes(bot):
+    sender = new_sender()
+    bot.say("how do i reset my password", sender)
+    assert texts(bot.say("👍", sender)) == ["Great, glad I could help!"]
+
+
 def test_small_talk(bot):
     sender = new_sender()
     assert texts(bot.say("hello", sender))[0].startswith("Hi! I'm Kedai Lumina's support assistant")

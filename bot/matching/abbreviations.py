@@ -234,3 +234,14 @@ ABBREVIATIONS: dict[str, dict[str, str]] = {
         "okie": "ok",
     },
 }
+
+
+# Emoji customers answer with instead of words, in any language: "👍" after "was this helpful?" is a
+# yes. Read as an English word: the matcher falls back to the English phrasings for them.
+EMOJI_WORDS: dict[str, str] = {
+    "👍": "ok",
+    "👌": "ok",
+    "✅": "ok",
+    "🙏": "thank you",
+    "👎": "no",
+}

@@ -1,11 +1,11 @@
 """Turn a customer's message into comparable word forms, per language.
 
 Steps, in order: markup tags dropped, Unicode NFKC, spaCy's blank tokenizer for the language,
-lower case, diacritics folded ("đổi mật khẩu" -> "doi mat khau", the way many
-customers type Vietnamese anyway), punctuation dropped, letters repeated three
-times or more squeezed ("pleeease" -> "please"), chat abbreviations expanded
-("pls" -> "please", "gak" -> "tidak") and lookup lemmas where spaCy has a table
-("returning" -> "return").
+a few answering emoji read as words ("👍" -> "ok"), lower case, diacritics folded
+("đổi mật khẩu" -> "doi mat khau", the way many customers type Vietnamese anyway), punctuation
+dropped, letters repeated three times or more squeezed ("pleeease" -> "please"), chat
+abbreviations expanded ("pls" -> "please", "gak" -> "tidak") and lookup lemmas where spaCy has a
+table ("returning" -> "return").
 Stop words are kept but flagged, so the matcher can weigh them down.
 
 This module knows nothing of the knowledge base: repairing typos against the
@@ -27,7 +27,7 @@ from spacy.language import Language
 from spacy.lookups import load_lookups
 from spacy.util import get_lang_class
 
-from bot.matching.abbreviations import ABBREVIATIONS
+from bot.matching.abbreviations import ABBREVIATIONS, EMOJI_WORDS
 
 LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
 
@@ -35,6 +35,8 @@ LANGUAGES: tuple[str, ...] = ("en", "ms", "id", "tl", "vi")
 # typo repair against the vocabulary finishes the job.
 _REPEATS = re.compile(r"(\w)\1{2,}")
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
+# Skin tones and the emoji presentation selector: "👍🏽" is "👍".
+_EMOJI_MODIFIERS = re.compile("[\U0001F3FB-\U0001F3FF\uFE0F]")
 # Markup pasted or typed into the chat ("<img src=x onerror=...>") is not what the customer asks:
 # its attribute words must not match FAQ phrasings ("alert" -> notifications).
 _MARKUP_TAG = re.compile(r"</?[A-Za-z][^<>]{0,500}>")
@@ -83,9 +85,10 @@ class Normaliser:
         text = _MARKUP_TAG.sub(_blank, _CODE_ELEMENT.sub(_blank, text))
         for token in self._nlp.tokenizer(text):
             word = token.text
-            if _PUNCTUATION_ONLY.match(word):
+            emoji_words = _emoji_words(word)
+            if emoji_words is None and _PUNCTUATION_ONLY.match(word):
                 continue
-            written, norm = self._forms(word)
+            written, norm = self._forms(emoji_words or word)
             if not norm:
                 continue
             result.append(
@@ -132,6 +135,15 @@ class Normaliser:
             return [], False
         word = _REPEATS.sub(r"\1\1", word)
         return [self._abbreviations.get(part, part) for part in word.split()], False
+
+
+def _emoji_words(token: str) -> str | None:
+    """What a token of emoji from EMOJI_WORDS says ("👍🏽" -> "ok", "🙏🙏" -> "thank you thank you");
+    None for any other token."""
+    emoji = _EMOJI_MODIFIERS.sub("", token)
+    if not emoji or any(c not in EMOJI_WORDS for c in emoji):
+        return None
+    return " ".join(EMOJI_WORDS[c] for c in emoji)
 
 
 def fold_diacritics(text: str) -> str:
