@@ -19,6 +19,7 @@ from bot.names import (
     ACTION_FAQ_FALLBACK,
     ACTION_OFFER_HUMAN,
     ACTION_RECORD_FEEDBACK,
+    ACTION_SMALL_TALK,
     ENTITY_FAQ_ID,
     FAQ_KEY,
     INTENT_AFFIRM,
@@ -142,6 +143,31 @@ class ActionFaqFallback(Action):
         else:
             dispatcher.utter_message(response="utter_dont_know")
         return [*events, SlotSet(SLOT_MISSES, float(misses))]
+
+
+# The short reply to each small-talk intent (domain.yml); any other intent gets "OK".
+SMALL_TALK_REPLIES = {
+    "greet": "utter_greet",
+    "goodbye": "utter_goodbye",
+    "thanks": "utter_you_are_welcome",
+    "bot_challenge": "utter_iamabot",
+}
+
+
+class ActionSmallTalk(Action):
+    """Greetings, thanks, "are you a bot?", and a yes, a no or an e-mail out of context: the short reply,
+    unless the message reads as upset ("this is the worst shop ever" is a "no", "thanks for nothing" a
+    thanks): then a person is offered, as after a question. Runs in the Rasa process (endpoints.yml)."""
+
+    def name(self) -> str:
+        return ACTION_SMALL_TALK
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if is_upset(tracker, language_of(tracker)):
+            return offer_person("upset")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        dispatcher.utter_message(response=SMALL_TALK_REPLIES.get(intent, "utter_ok"))
+        return []
 
 
 class ActionRecordFeedback(Action):

@@ -29,6 +29,7 @@ SLOT_MISSES = "misses_in_a_row"  # messages in a row the bot could not answer
 # Actions
 ACTION_ANSWER_FAQ = "action_answer_faq"
 ACTION_FAQ_FALLBACK = "action_faq_fallback"
+ACTION_SMALL_TALK = "action_small_talk"  # greetings, thanks, yes/no out of context: a short reply
 ACTION_RECORD_FEEDBACK = "action_record_feedback"
 ACTION_OFFER_HUMAN = "action_offer_human"
 ACTION_START_HANDOFF = "action_start_handoff"

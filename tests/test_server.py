@@ -287,3 +287,10 @@ def test_did_you_mean_is_in_the_customers_language(bot, knowledge, matcher, pipe
     for button in buttons[:-1]:
         chosen = button["payload"].split('"')[3]
         assert button["title"] == knowledge.entries[chosen].title["ms"]
+
+
+@pytest.mark.parametrize("text", ["this is the worst shop ever", "thanks for nothing", "NO THIS IS NOT OK"])
+def test_small_talk_that_reads_as_upset_offers_a_person(bot, text):
+    """A "no" or a thanks out of context got "OK" or "You're welcome!"; an upset one gets the offer."""
+    replies = bot.say(text, new_sender())
+    assert texts(replies) == [bot_says("utter_offer_human_upset")]
