@@ -56,8 +56,8 @@ def run_actions_in_threads() -> None:
 
     rasa-sdk calls a plain `run` on the event loop, and the actions that store tickets, handoffs and
     feedback wait there for the database (up to 10 s while it is away, bot.storage.database): every
-    other action call, and the health checks, waited behind them, and one slow ticket made the next
-    customers' calls time out in the Rasa server. In a thread each call waits only for its own work.
+    other customer's action call, and the health checks, waited behind them, adding up towards the
+    Rasa server's action timeout. In a thread each call waits only for its own work.
     """
     register = ActionExecutor.register_function
 
