@@ -154,6 +154,11 @@ SMALL_TALK_REPLIES = {
 }
 
 
+def small_talk_reply(intent: str | None) -> str:
+    """The response `action_small_talk` gives `intent` when the customer is not upset."""
+    return SMALL_TALK_REPLIES.get(intent or "", "utter_ok")
+
+
 class ActionSmallTalk(Action):
     """Greetings, thanks, "are you a bot?", and a yes, a no or an e-mail out of context: the short reply,
     unless the message reads as upset ("this is the worst shop ever" is a "no", "thanks for nothing" a
@@ -165,8 +170,7 @@ class ActionSmallTalk(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         if is_upset(tracker, language_of(tracker)):
             return offer_person("upset")
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        dispatcher.utter_message(response=SMALL_TALK_REPLIES.get(intent, "utter_ok"))
+        dispatcher.utter_message(response=small_talk_reply((tracker.latest_message.get("intent") or {}).get("name")))
         return []
 
 

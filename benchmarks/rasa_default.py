@@ -17,10 +17,12 @@ from pathlib import Path
 
 import yaml
 
+from actions.faq import small_talk_reply
 from benchmarks.training import rasa_train
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import load_knowledge_base
 from bot.knowledge.schema import FACT_REFERENCE
+from bot.names import ACTION_SMALL_TALK
 from tests.servers import ROOT
 
 # Rasa 3.6's default pipeline and policies, as `rasa init` and Rasa's recipe spell them out.
@@ -179,13 +181,19 @@ def write_faq_project(folder: Path, faq_path: Path = ROOT / "faq", nlu_path: Pat
 
 
 def _uttered_by_rules(rules_path: Path) -> dict[str, str]:
-    """intent -> the response a one-turn rule of ours utters for it (`utter_...` actions only)."""
+    """intent -> the response a one-turn rule of ours gives it: an `utter_...` action, or the reply of
+    `action_small_talk` to a customer who is not upset."""
     rules = (yaml.safe_load(rules_path.read_text(encoding="utf-8")) or {}).get("rules", [])
     found = {}
     for rule in rules:
         steps = rule.get("steps", [])
-        if len(steps) == 2 and "intent" in steps[0] and str(steps[1].get("action", "")).startswith("utter_"):
-            found.setdefault(steps[0]["intent"], steps[1]["action"])
+        if len(steps) != 2 or "intent" not in steps[0]:
+            continue
+        intent, action = steps[0]["intent"], str(steps[1].get("action", ""))
+        if action == ACTION_SMALL_TALK:
+            action = small_talk_reply(intent)
+        if action.startswith("utter_"):
+            found.setdefault(intent, action)
     return found
 
 
