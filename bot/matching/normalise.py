@@ -84,11 +84,12 @@ class Normaliser:
         # Tags become spaces of the same length, so offsets still point into the original text.
         text = _MARKUP_TAG.sub(_blank, _CODE_ELEMENT.sub(_blank, text))
         for token in self._nlp.tokenizer(text):
-            word = token.text
-            emoji_words = _emoji_words(word)
-            if emoji_words is None and _PUNCTUATION_ONLY.match(word):
-                continue
-            written, norm = self._forms(emoji_words or word)
+            word = meant = token.text
+            if _PUNCTUATION_ONLY.match(word):  # emoji are not word characters either
+                meant = _emoji_words(word)
+                if meant is None:
+                    continue
+            written, norm = self._forms(meant)
             if not norm:
                 continue
             result.append(
