@@ -150,3 +150,33 @@ def test_a_hung_action_server_gets_an_apology_after_the_timeout_and_the_chat_goe
         action_server.send_signal(signal.SIGCONT)
     said = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
     assert said == ["how long do i have to return something", "yes", "how do i track my order"]
+
+
+def test_a_ticket_stored_late_by_a_hung_action_server_is_not_stored_twice_when_the_customer_retries(
+    bot_with_short_action_timeout, knowledge
+):
+    """The action server resumes after Rasa gave up on it and stores the ticket; the customer, told it did not
+    work and to try again, asks again: they get that ticket's id, and there is one ticket and one e-mail."""
+    bot, sender = bot_with_short_action_timeout, uuid.uuid4().hex
+    address = f"rina.{sender[:8]}@example.co.id"
+    for message in ("open a ticket", "Rina", address, '/inform{"ticket_category": "tech"}'):
+        bot.say(message, sender)
+    bot.say("the app closes every time I open my cart", sender)
+    apology = bot_says("utter_technical_problem", support_email=knowledge.fact("support_email", "en"))
+    action_server = bot.processes[0]
+    action_server.send_signal(signal.SIGSTOP)
+    try:
+        assert [m.get("text") for m in bot.say("/affirm", sender)] == [apology]  # "send it": Rasa gave up after 2 s
+    finally:
+        action_server.send_signal(signal.SIGCONT)  # ...and the action server goes on to store the ticket
+    database = sqlite3.connect(bot.workdir / "var" / "supportbot.db", isolation_level=None)
+    stored = "SELECT id FROM tickets WHERE conversation_id = ?"
+    deadline = time.monotonic() + 20
+    while not database.execute(stored, (sender,)).fetchall() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [(ticket_id,)] = database.execute(stored, (sender,)).fetchall()
+    retried = " ".join(m.get("text", "") for m in bot.say("open a ticket", sender))
+    assert ticket_id in retried
+    assert database.execute(stored, (sender,)).fetchall() == [(ticket_id,)]
+    emails = database.execute("SELECT count(*) FROM outbox WHERE destination = ?", (address,)).fetchone()
+    assert emails == (1,)

@@ -93,8 +93,10 @@ def new_ticket(**overrides) -> NewTicket:
 def test_tickets_are_stored_with_their_e_mail_and_found_only_with_the_right_address(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'product.db'}")
     ids = {
-        create_ticket(engine, new_ticket(), ConfirmationEmail("Ticket {id}", "Your ticket is {id}"), NOW)
-        for _ in range(20)
+        create_ticket(
+            engine, new_ticket(conversation_id=f"c{n}"), ConfirmationEmail("Ticket {id}", "Your ticket is {id}"), NOW
+        )
+        for n in range(20)
     }
     assert len(ids) == 20  # unique
     for ticket_id in ids:
@@ -107,6 +109,26 @@ def test_tickets_are_stored_with_their_e_mail_and_found_only_with_the_right_addr
         bodies = [row[0] for row in connection.exec_driver_sql("select payload from outbox")]
     assert len(bodies) == 20 and any(ticket_id in body for body in bodies)  # the e-mail names the real id
     assert get_ticket(engine, ticket_id).reply_by == NOW + timedelta(hours=8)
+
+
+def test_the_same_ticket_sent_again_is_that_ticket_with_one_e_mail(tmp_path):
+    """A retry after "not saved", or after an action server that timed out but stored it in the end."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'product.db'}")
+    email = ConfirmationEmail("Ticket {id}", "Your ticket is {id}")
+    first = create_ticket(engine, new_ticket(), email, NOW)
+    assert create_ticket(engine, new_ticket(), email, NOW + timedelta(minutes=5)) == first
+    different = [
+        new_ticket(description="the kettle lid is broken too"),
+        new_ticket(conversation_id="c2"),
+        new_ticket(email="other@example.com"),
+    ]
+    others = {create_ticket(engine, ticket, email, NOW) for ticket in different}
+    later = create_ticket(engine, new_ticket(), email, NOW + timedelta(hours=25))  # a day later: a new problem
+    assert first not in others | {later} and len(others | {later}) == 4
+    set_status(engine, later, "resolved", "amir", None, NOW + timedelta(hours=26))
+    assert create_ticket(engine, new_ticket(), email, NOW + timedelta(hours=27)) not in {first, later, *others}
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("select count(*) from outbox").scalar() == 6
 
 
 def test_status_changes_are_recorded_and_unknown_ones_refused(tmp_path):

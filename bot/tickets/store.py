@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -24,6 +24,11 @@ ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 ID_LENGTH = 6  # 29**6, about 600 million: not guessable, short enough to read out
 ID_PREFIX = "TCK-"
 STATUSES = ("open", "in_progress", "waiting_for_customer", "resolved", "closed")
+UNSOLVED = ("open", "in_progress", "waiting_for_customer")
+# The same ticket sent again from the same conversation within this time is that ticket, not a second
+# one with a second e-mail: the customer retries after "not saved", or after an action server that
+# timed out but did store it in the end.
+RESENT_WITHIN = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,18 @@ def normalise_ticket_id(text: str) -> str:
 
 def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | None, now: datetime) -> str:
     """Store the ticket, its first status and its confirmation e-mail in one transaction; returns the id.
+    An unsolved ticket with the same conversation, e-mail and description sent within RESENT_WITHIN is
+    not stored again: its id is returned.
 
     Raises StorageError when the database cannot take it: nothing is half-written.
     """
+    resent: str | None = None
 
     def write(connection: Connection, ticket_id: str) -> None:
+        nonlocal resent
+        resent = _resent(connection, ticket, now)
+        if resent is not None:
+            return
         connection.execute(
             tickets.insert().values(
                 id=ticket_id,
@@ -111,7 +123,24 @@ def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | 
         if email is not None:
             enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
 
-    return write_with_new_id(engine, new_ticket_id, write, tickets)
+    written = write_with_new_id(engine, new_ticket_id, write, tickets)
+    return resent or written
+
+
+def _resent(connection: Connection, ticket: NewTicket, now: datetime) -> str | None:
+    """The id of the same ticket, unsolved, sent from the same conversation within RESENT_WITHIN."""
+    return connection.execute(
+        sa.select(tickets.c.id)
+        .where(
+            tickets.c.conversation_id == ticket.conversation_id,
+            tickets.c.email == ticket.email,
+            tickets.c.description == ticket.description,
+            tickets.c.status.in_(UNSOLVED),
+            tickets.c.created_at >= now - RESENT_WITHIN,
+        )
+        .order_by(tickets.c.created_at.desc())
+        .limit(1)
+    ).scalar()
 
 
 def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
