@@ -17,6 +17,8 @@ from bot.matching.normalise import normaliser_for
         ("WHAT ARE YOUR OPENING HOURS", "support.hours"),  # shouting
         ("i was charged twice!!!", "payments.double_charge"),
         ("where is my order", "orders.track"),  # "order" alone is vague; "where is my" is not
+        ("i was overcharged, the price was wrong", "payments.double_charge"),  # not "price" of shipping
+        ("i paid already but my order is still unpaid", "payments.failed"),
     ],
 )
 def test_answers_the_right_entry(matcher, pipeline_config, text, expected):
@@ -84,6 +86,11 @@ def test_unrelated_question_is_not_answered(matcher, pipeline_config):
     assert decision.kind != ANSWER or decision.label == "out_of_scope"
 
 
+@pytest.mark.parametrize("text", ["do you have a store in penang", "do you price match", "are you hiring"])
+def test_shop_questions_the_knowledge_base_does_not_answer_are_out_of_scope(matcher, pipeline_config, text):
+    assert decide(matcher.match(text), pipeline_config.fallback).outcome == "out_of_scope"
+
+
 def test_gibberish_is_dont_know(matcher, pipeline_config):
     decision = decide(matcher.match("zxqv plorf"), pipeline_config.fallback)
     assert decision.kind == DONT_KNOW
@@ -94,6 +101,22 @@ def test_a_one_word_question_used_by_several_entries_is_shared(matcher):
     payments = [c for c in result.ranking if c.label.startswith("payments.")]
     assert len(payments) >= 2 and all(c.score > 0.05 for c in payments)
     assert result.best.score < 0.9  # the softmax alone gives payments.failed 0.99
+
+
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("ms", "barang tak sampai lagi"),  # one of the entry's phrasings; "tak sampai lagi" are Malay stop words
+        ("ms", "pesanan saya kat mana"),
+        ("id", "pesanan saya dimana"),  # "dimana" is "di mana"
+        ("id", "pesanan saya di mana"),
+        ("tl", "nasaan na ang order ko"),  # the phrasings' "nasan" is "nasaan"
+        ("tl", "asan na order ko"),
+    ],
+)
+def test_where_is_my_order_with_only_one_informative_word_is_answered(matcher, pipeline_config, language, text):
+    decision = decide(matcher.match(text, language), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, "orders.track")
 
 
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):

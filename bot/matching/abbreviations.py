@@ -118,6 +118,8 @@ ABBREVIATIONS: dict[str, dict[str, str]] = {
         "jgn": "jangan",
         "ni": "ini",
         "tu": "itu",
+        "dimana": "di mana",
+        "kt": "kat",
     },
     "id": {
         **_SHARED,
@@ -162,6 +164,8 @@ ABBREVIATIONS: dict[str, dict[str, str]] = {
         "ongkir": "ongkos kirim",
         "pengen": "ingin",
         "pgn": "ingin",
+        "dimana": "di mana",
+        "dmn": "di mana",
     },
     "tl": {
         **_SHARED,
@@ -196,6 +200,9 @@ ABBREVIATIONS: dict[str, dict[str, str]] = {
         "u": "you",
         "wla": "wala",
         "pra": "para",
+        "nasan": "nasaan",
+        "asan": "nasaan",
+        "nsan": "nasaan",
     },
     "vi": {
         "k": "khong",

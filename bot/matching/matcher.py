@@ -285,9 +285,16 @@ class Matcher:
         return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])
 
     def _clearly_closest(self, hits: list[Hit]) -> bool:
-        """The most similar label is ahead of the next by at least `vague_margin` of similarity."""
-        similarities = sorted((h.similarity for h in hits), reverse=True)
-        return len(similarities) < 2 or similarities[0] - similarities[1] >= self.settings.vague_margin
+        """The most similar label is ahead of the next by at least `vague_margin` of similarity, or the
+        message is one of its phrasings word for word ("barang tak sampai lagi", whose "tak sampai lagi"
+        are all stop words in Malay) and no other label's."""
+        if len(hits) < 2:
+            return True
+        ranked = sorted(hits, key=lambda h: h.similarity, reverse=True)
+        if ranked[0].similarity - ranked[1].similarity >= self.settings.vague_margin:
+            return True
+        verbatim = [h for h in hits if h.nearest >= VERBATIM]
+        return len(verbatim) == 1 and verbatim[0] is ranked[0]
 
     def _informative(self, words: Sequence[str], language: str) -> frozenset[str]:
         normaliser = normaliser_for(language)
@@ -360,6 +367,9 @@ class Matcher:
             phrasing=hit.phrasing,
             phrasing_language=hit.language,
         )
+
+
+VERBATIM = 0.999  # a phrasing's similarity to itself, up to rounding
 
 
 def softmax_with_none(similarities: Sequence[float], temperature: float, none_similarity: float) -> list[float]:
