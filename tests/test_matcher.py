@@ -86,6 +86,20 @@ def test_unrelated_question_is_not_answered(matcher, pipeline_config):
     assert decision.kind != ANSWER or decision.label == "out_of_scope"
 
 
+@pytest.mark.parametrize(
+    "language, text, expected",
+    [
+        ("en", "i tried that already, still nothing", "deny"),  # after "was this helpful?": not helpful
+        ("ms", "dah cuba tapi tak jadi", "deny"),
+        ("tl", "nasubukan ko na pero ayaw pa rin", "deny"),
+        ("en", "my app still doesn't work", "tech.app_crash"),  # ...but a problem named is that problem
+        ("id", "aplikasi masih gak jalan", "tech.app_crash"),
+    ],
+)
+def test_tried_that_already_is_not_helpful_unless_it_names_the_problem(matcher, language, text, expected):
+    assert matcher.match(text, language).best.label == expected
+
+
 @pytest.mark.parametrize("text", ["do you have a store in penang", "do you price match", "are you hiring"])
 def test_shop_questions_the_knowledge_base_does_not_answer_are_out_of_scope(matcher, pipeline_config, text):
     assert decide(matcher.match(text), pipeline_config.fallback).outcome == "out_of_scope"
