@@ -7,6 +7,7 @@ different loopback addresses (tests/cluster_support.py) so both replicas serve t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 import sqlalchemy as sa
-from rasa.core.tracker_store import TrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.domain import Domain
 
@@ -45,6 +46,7 @@ from tests.cluster_support import (
 )
 from tests.handoff_support import PASSWORD, WEBHOOK_SECRET, Console, Receiver
 from tests.servers import MODEL, ROOT, bot_says, support_open_around_the_clock
+from tests.test_cached_tracker_store import CONVERSATION, converse, count_queries, turn
 
 MISSING = deploy_cluster.missing_packages()
 pytestmark = [
@@ -337,6 +339,42 @@ def test_conversation_commits_do_not_wait_for_the_disk_and_ticket_commits_do(clu
     finally:
         store.engine.dispose()
         product.dispose()
+
+
+def test_the_cached_tracker_store_on_postgresql_reads_and_writes_in_one_statement_and_notices_others(
+    cluster, monkeypatch
+):
+    """What the SQLite tests of tests/test_cached_tracker_store.py check, on PostgreSQL: the rows Rasa's own
+    store reads, a cached conversation read with one query, a message's events written with one INSERT
+    (its returned ids are the new fingerprint), and another writer's rows or a deletion never missed."""
+    for name, value in deploy_cluster.server_environment(cluster).items():
+        monkeypatch.setenv(name, value)
+    endpoints = AvailableEndpoints.read_endpoints(str(deploy_cluster.ENDPOINTS))
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    store = TrackerStore.create(endpoints.tracker_store, domain)
+    settings = {key: endpoints.tracker_store.kwargs[key] for key in ("dialect", "port", "db", "username", "password")}
+    stock = SQLTrackerStore(domain=domain, host=endpoints.tracker_store.url, **settings)  # as Rasa passes `url`
+    sender = f"cached-store-{os.getpid()}-{time.time_ns()}"
+    try:
+        asyncio.run(converse(store, sender, CONVERSATION[:-1]))
+        statements = count_queries(store)
+        asyncio.run(converse(store, sender, CONVERSATION[-1:]))
+        assert [s.split()[0] for s in statements] == ["SELECT", "INSERT"], statements  # fingerprint, then one INSERT
+        assert "RETURNING" in statements[1]
+        ours, theirs = asyncio.run(store.retrieve(sender)), asyncio.run(stock.retrieve(sender))
+        assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in theirs.events]
+        elsewhere = asyncio.run(stock.retrieve(sender))  # another replica answers a message
+        for event in turn("asked on the other replica", 50.0):
+            elsewhere.update(event)
+        asyncio.run(stock.save(elsewhere))
+        said = [getattr(event, "text", None) for event in asyncio.run(store.retrieve(sender)).events]
+        assert "asked on the other replica" in said
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM events WHERE sender_id = :s"), {"s": sender})
+        assert asyncio.run(store.retrieve(sender)) is None
+    finally:
+        store.engine.dispose()
+        stock.engine.dispose()
 
 
 def test_a_postgresql_restart_loses_no_message_and_no_ticket(cluster, addresses, knowledge):
