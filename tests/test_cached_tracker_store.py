@@ -59,7 +59,9 @@ def rows(path: Path) -> list[tuple]:
 def count_queries(store: CachedSQLTrackerStore) -> list[str]:
     """Every SQL statement the store's engine runs from now on."""
     statements: list[str] = []
-    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    # On PostgreSQL single statements run on a second, autocommit pool.
+    for engine in {store.engine, store.single_statement_engine}:
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     return statements
 
 

@@ -332,12 +332,14 @@ def test_conversation_commits_do_not_wait_for_the_disk_and_ticket_commits_do(clu
     assert isinstance(store, CachedSQLTrackerStore)
     product = sa.create_engine(cluster.database_url, future=True)
     try:
-        with store.engine.connect() as connection:
-            assert connection.execute(sa.text("SHOW synchronous_commit")).scalar() == "off"
+        for engine in (store.engine, store.single_statement_engine):  # the second: autocommit, one statement
+            with engine.connect() as connection:
+                assert connection.execute(sa.text("SHOW synchronous_commit")).scalar() == "off"
         with product.connect() as connection:
             assert connection.execute(sa.text("SHOW synchronous_commit")).scalar() == "on"
     finally:
         store.engine.dispose()
+        store.single_statement_engine.dispose()
         product.dispose()
 
 
@@ -374,6 +376,7 @@ def test_the_cached_tracker_store_on_postgresql_reads_and_writes_in_one_statemen
         assert asyncio.run(store.retrieve(sender)) is None
     finally:
         store.engine.dispose()
+        store.single_statement_engine.dispose()
         stock.engine.dispose()
 
 

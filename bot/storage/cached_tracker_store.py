@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -114,6 +114,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if self.engine.dialect.name == "sqlite":
             self._use_one_wal_connection()
         elif self.engine.dialect.name == "postgresql":
+            self._check_connections_before_use()
             self._commit_with(commit_setting)
             self._index_ids_per_conversation()
         # The fingerprint, and on PostgreSQL a save's one INSERT, are single statements, atomic by
@@ -121,20 +122,28 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # ROLLBACK after them, one round trip each instead of three or four. (SQLite's single WAL
         # connection stays as it is: its writes share that connection.)
         self._returning = self.engine.dialect.name == "postgresql"
-        self._reader = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.engine.dialect.name == "postgresql"
-            else self.engine
-        )
+        self.single_statement_engine = self._autocommit_engine(commit_setting) if self._returning else self.engine
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         return await self._patiently(lambda: self._read_latest_session(sender_id), sender_id)
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        """Every session (the HTTP API's tracker, the console's transcript), waiting out an outage as
+        `retrieve` does: Rasa's own read fails at once, even on a connection the restart left stale."""
+        return await self._patiently(lambda: self._read_all_sessions(conversation_id), conversation_id)
+
+    def _read_all_sessions(self, sender_id: str) -> DialogueStateTracker | None:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=True).all()
+        if not rows:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
 
     def _read_latest_session(self, sender_id: str) -> DialogueStateTracker | None:
         # The fingerprint first: a write landing between the two reads then shows up as a changed
         # fingerprint next time, never as a stale cache. On a plain connection: the usual case ends
         # here, and an ORM session costs more than the query.
-        with self._reader.connect() as connection:
+        with self.single_statement_engine.connect() as connection:
             fingerprint = self._fingerprint(connection, sender_id)
         cached = self._sessions.get(sender_id)
         if cached is not None and cached.fingerprint == fingerprint:
@@ -203,7 +212,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         first id that differs from the database's at the next read, which then reads the session again."""
         if not events:
             return read
-        with self._reader.connect() as connection:
+        with self.single_statement_engine.connect() as connection:
             rows = [self._row(sender_id, event) for event in events]
             ids = [row[0] for row in connection.execute(self._insert_returning_ids, rows)]
         return Fingerprint(read.first_id if read.first_id is not None else min(ids), max(ids))
@@ -266,6 +275,25 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return
         _run_at_connect(self.engine, f"SET synchronous_commit TO {setting}")  # one of SYNCHRONOUS_COMMIT_SETTINGS
         self.engine.dispose()  # connections opened before the listener (the schema check) get it too
+
+    def _check_connections_before_use(self) -> None:
+        """PostgreSQL: Rasa's pool hands out connections a database restart left dead, and what still
+        uses it (every session for the API and the console, the readiness probe, a retried save) would
+        fail on one once. A ping first costs a round trip; messages use the other pool, whose one
+        statement is retried on a dead connection."""
+        engine = sa.create_engine(self.engine.url, pool_pre_ping=True, **create_engine_kwargs(self.engine.url))
+        self.engine.dispose()
+        self.engine = engine
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+
+    def _autocommit_engine(self, commit_setting: str) -> sa.engine.Engine:
+        """A pool of its own whose connections stay in autocommit: switching a pooled connection into
+        autocommit and back costs a call to the server at every check-in."""
+        url = self.engine.url
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(url))
+        if commit_setting != "on":
+            _run_at_connect(engine, f"SET synchronous_commit TO {commit_setting}")
+        return engine
 
     def _index_ids_per_conversation(self) -> None:
         """PostgreSQL finds a conversation's lowest and highest row id in an index on (sender_id, id);
