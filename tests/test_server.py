@@ -78,6 +78,19 @@ def test_entities_are_extracted_by_regex(bot):
     assert found == {"email": "siti@example.com", "order_number": "KL20481234", "language": "en"}
 
 
+@pytest.mark.parametrize("text", ["KL30001234", "it's ali.baba@example.com", "+60 12-345 6789"])
+def test_a_message_of_only_an_order_number_email_or_phone_is_information(bot, text):
+    """Not "I don't know": the bot says OK and keeps the value (a ticket form later does not ask for it)."""
+    assert bot.parse(text)["intent"] == {"name": "inform", "confidence": 1.0}
+    sender = new_sender()
+    assert texts(bot.say(text, sender)) == [bot_says("utter_ok", "en")]
+
+
+def test_an_order_number_with_a_question_is_the_question(bot):
+    assert bot.parse("where is order KL30001234")["faq"]["id"] == "orders.track"
+    assert bot.parse("where is order KL30001234")["intent"]["name"] == "faq"
+
+
 def test_rasa_and_the_plain_decision_agree(bot, matcher, pipeline_config):
     """`supportbot faq eval` decides in plain Python what Rasa's FallbackClassifier decides in the bot."""
     for text in ["how do i track my parcel", "return", "zxqv plorf", "hello", "what's the weather", "refund"]:

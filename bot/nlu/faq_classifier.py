@@ -24,7 +24,7 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.knowledge.reload import LiveValue
@@ -32,10 +32,15 @@ from bot.knowledge.schema import DEFAULT_LANGUAGE
 from bot.matching.index import IndexSettings
 from bot.matching.live import live_matcher
 from bot.matching.matcher import Matcher, MatcherSettings
+from bot.matching.normalise import normaliser_for
 from bot.names import FAQ_KEY, LANGUAGE_KEY, MATCH_KEY
 from bot.pipeline_config import matcher_settings
 
 logger = logging.getLogger(__name__)
+
+INFORM = "inform"
+# Entities that are the customer's own data: a message of nothing else answers a question, it asks none.
+DATA_ENTITIES = frozenset({"email", "phone", "order_number"})
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -87,12 +92,12 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
             result = matcher.match_words(words, language, in_form=in_form)
             best = result.best
             intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
+            ranking = [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking]
+            if only_data(message, language):  # "KL30001234", "it's ali@example.com"
+                intent = {"name": INFORM, "confidence": 1.0}
+                ranking = [{**intent, "label": INFORM}, *(r for r in ranking if r["name"] != INFORM)]
             message.set(INTENT, intent, add_to_output=True)
-            message.set(
-                INTENT_RANKING_KEY,
-                [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking],
-                add_to_output=True,
-            )
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set(FAQ_KEY, result.faq_object(), add_to_output=True)
             message.set(MATCH_KEY, result.evidence(), add_to_output=True)
             message.set(LANGUAGE_KEY, language, add_to_output=True)
@@ -101,3 +106,19 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
 
     def process_training_data(self, training_data: Any) -> Any:
         return training_data
+
+
+def only_data(message: Message, language: str) -> bool:
+    """Every word of `message` but stop words lies inside an e-mail, phone or order number that Rasa's
+    RegexEntityExtractor found: the customer gave information. The matcher alone can only compare the
+    number with the example numbers of data/nlu and says "I don't know"."""
+    spans = [(e["start"], e["end"]) for e in message.get(ENTITIES) or [] if e.get("entity") in DATA_ENTITIES]
+    tokens = message.get(TOKENS_NAMES[TEXT]) or []
+    if not spans or not tokens:
+        return False
+    normaliser = normaliser_for(language)
+    return all(
+        any(start <= token.start and token.end <= end for start, end in spans)
+        or all(normaliser.is_stop(part) for part in token.lemma.split())
+        for token in tokens
+    )
