@@ -15,6 +15,7 @@ INTENT_OUT_OF_SCOPE = "out_of_scope"
 INTENT_NONE_OF_THESE = "none_of_these"
 INTENT_AFFIRM = "affirm"
 INTENT_DENY = "deny"
+INTENT_INFORM = "inform"  # the customer gave data (an e-mail, a phone or order number), asked nothing
 
 # Entities
 ENTITY_FAQ_ID = "faq_id"  # set by a "did you mean" button's payload

@@ -33,12 +33,11 @@ from bot.matching.index import IndexSettings
 from bot.matching.live import live_matcher
 from bot.matching.matcher import Matcher, MatcherSettings
 from bot.matching.normalise import normaliser_for
-from bot.names import FAQ_KEY, LANGUAGE_KEY, MATCH_KEY
+from bot.names import FAQ_KEY, INTENT_INFORM, LANGUAGE_KEY, MATCH_KEY
 from bot.pipeline_config import matcher_settings
 
 logger = logging.getLogger(__name__)
 
-INFORM = "inform"
 # Entities that are the customer's own data: a message of nothing else answers a question, it asks none.
 DATA_ENTITIES = frozenset({"email", "phone", "order_number"})
 
@@ -94,8 +93,8 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
             intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
             ranking = [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking]
             if only_data(message, language):  # "KL30001234", "it's ali@example.com"
-                intent = {"name": INFORM, "confidence": 1.0}
-                ranking = [{**intent, "label": INFORM}, *(r for r in ranking if r["name"] != INFORM)]
+                intent = {"name": INTENT_INFORM, "confidence": 1.0}
+                ranking = [{**intent, "label": INTENT_INFORM}, *(r for r in ranking if r["name"] != INTENT_INFORM)]
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set(FAQ_KEY, result.faq_object(), add_to_output=True)

@@ -135,8 +135,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _read_all_sessions(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=True).all()
-        if not rows:
-            return None
+        return self._tracker_from_rows(sender_id, rows) if rows else None
+
+    def _tracker_from_rows(self, sender_id: str, rows: list[Any]) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
 
     def _read_latest_session(self, sender_id: str) -> DialogueStateTracker | None:
@@ -158,7 +159,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # Remembered as known to be empty: the save that creates the conversation need not count its rows.
             self._remember(sender_id, CachedSession(fingerprint, DialogueStateTracker(sender_id, self.domain.slots)))
             return None
-        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
+        tracker = self._tracker_from_rows(sender_id, rows)
         self._remember(sender_id, CachedSession(fingerprint, tracker.copy()))
         return tracker
 

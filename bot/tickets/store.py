@@ -23,8 +23,8 @@ from bot.storage.tables import ticket_events, tickets
 ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 ID_LENGTH = 6  # 29**6, about 600 million: not guessable, short enough to read out
 ID_PREFIX = "TCK-"
-STATUSES = ("open", "in_progress", "waiting_for_customer", "resolved", "closed")
 UNSOLVED = ("open", "in_progress", "waiting_for_customer")
+STATUSES = (*UNSOLVED, "resolved", "closed")
 # The same ticket sent again from the same conversation within this time is that ticket, not a second
 # one with a second e-mail: the customer retries after "not saved", or after an action server that
 # timed out but did store it in the end.
