@@ -386,3 +386,15 @@ def test_the_inbox_shows_no_personal_data(matcher):
     [found] = suggest([c.events], matcher, redact=Redactor(r"^KL-?\d{8}$"))
     assert found.count == 2  # one question once the personal parts are gone
     assert {m.text for m in found.messages} == {"change the email on order [order] to [email]"}
+
+
+def test_the_suggest_table_keeps_its_columns_apart_when_a_cluster_has_five_languages():
+    from bot.editor.suggest import Cluster, CustomerMessage, render_table
+
+    messages = tuple(
+        CustomerMessage("c", n, "where is my order", language, 0.0, None, {"unanswered"})
+        for n, language in enumerate(["en"] * 41 + ["id"] * 14 + ["ms"] * 13 + ["vi"] * 12 + ["tl"] * 12)
+    )
+    header, row, _example = render_table([Cluster(messages, None)]).splitlines()
+    assert "en 41, id 14, ms 13, vi 12, tl 12  unanswered 92" in row
+    assert header.index("why") == row.index("unanswered")
