@@ -36,7 +36,7 @@ from bot.evaluation import OUT_OF_SCOPE, Case, evaluate, load_cases
 from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import load_knowledge_base
 from bot.language.detection import LanguageDetector
-from bot.matching.matcher import Matcher
+from bot.matching.live import matcher_with_intents
 from bot.pipeline_config import read_pipeline_config
 from tests.servers import ROOT
 
@@ -62,7 +62,7 @@ def measure_ours(repeats: int) -> dict:
     config = read_pipeline_config(ROOT / "config.yml")
     knowledge = load_knowledge_base(config.faq_path).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = Matcher(knowledge, intents, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
     detector = LanguageDetector.for_knowledge(knowledge, intents, config.detector)
     accuracy = {}
     for language in LANGUAGES:

@@ -29,6 +29,7 @@ from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES, KnowledgeBase
 from bot.language.detection import LanguageDetector
 from bot.matching.calibration import calibrate
 from bot.matching.decision import decide
+from bot.matching.live import matcher_with_intents
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import ConfigError, PipelineConfig, read_pipeline_config
 from bot.reports.figures import build_report
@@ -104,7 +105,7 @@ def _lint_matcher(config_path: str, knowledge: KnowledgeBase) -> Matcher:
     if not Path(config_path).exists():
         return Matcher(knowledge, {})
     config = read_pipeline_config(config_path)
-    return Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+    return matcher_with_intents(knowledge, config.nlu_path, config.matcher)
 
 
 def _position(problem: Problem) -> tuple[str, int]:
@@ -116,7 +117,7 @@ def cmd_faq_eval(args: argparse.Namespace) -> int:
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = Matcher(knowledge, intents, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
     detector = None if args.given_language else LanguageDetector.for_knowledge(knowledge, intents, config.detector)
     report = evaluate(matcher, load_cases(args.file), config.fallback, detector)
     accuracy = report.accuracy_by_language()["all"]["accuracy"] if report.results else 0.0
@@ -159,7 +160,7 @@ def cmd_faq_match(args: argparse.Namespace) -> int:
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = Matcher(knowledge, intents, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
     language = (
         args.lang or LanguageDetector.for_knowledge(knowledge, intents, config.detector).detect(args.text).language
     )
@@ -202,7 +203,7 @@ def cmd_faq_suggest(args: argparse.Namespace) -> int:
     engine = open_tracker(_tracker_url(args))
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
-    matcher = Matcher(knowledge, load_intent_examples(config.nlu_path), config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
     since = datetime.combine(args.since, time.min, timezone.utc).timestamp() if args.since else None
     clusters = suggest(conversations(engine, since), matcher, since, redact=product_redactor())
     if args.json:

@@ -16,10 +16,15 @@ INTENT_NONE_OF_THESE = "none_of_these"
 INTENT_AFFIRM = "affirm"
 INTENT_DENY = "deny"
 INTENT_INFORM = "inform"  # the customer gave data (an e-mail, a phone or order number), asked nothing
+INTENT_TICKET_STATUS = "ticket_status"
 
 # Entities
 ENTITY_FAQ_ID = "faq_id"  # set by a "did you mean" button's payload
 ENTITY_LANGUAGE = "language"  # set by the language detector on every message; fills the language slot
+ENTITY_TICKET_ID = "ticket_id"
+# The customer's own data, found by Rasa's RegexEntityExtractor: the matcher compares the words around
+# them, never the values ("where is my order KL30001234" is "where is my order").
+DATA_ENTITIES = frozenset({"email", "phone", "order_number", ENTITY_TICKET_ID})
 
 # Slots
 SLOT_LANGUAGE = "language"

@@ -11,9 +11,9 @@ import yaml
 from rasa.shared.core.domain import Domain
 
 from bot.console.agents import add_agent
-from bot.knowledge.intents import load_intent_examples
 from bot.knowledge.loader import load_knowledge_base
 from bot.knowledge.schema import KnowledgeBase
+from bot.matching.live import matcher_with_intents
 from bot.matching.matcher import Matcher
 from bot.pipeline_config import PipelineConfig, read_pipeline_config
 from tests.handoff_support import PASSWORD, WAIT_FOR_AGENT_SECONDS, WEBHOOK_SECRET, Receiver, database
@@ -49,7 +49,7 @@ def knowledge() -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def matcher(knowledge: KnowledgeBase, pipeline_config: PipelineConfig) -> Matcher:
-    return Matcher(knowledge, load_intent_examples(ROOT / "data" / "nlu"), pipeline_config.matcher)
+    return matcher_with_intents(knowledge, ROOT / "data" / "nlu", pipeline_config.matcher)
 
 
 @pytest.fixture(scope="session")

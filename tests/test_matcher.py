@@ -133,6 +133,30 @@ def test_where_is_my_order_with_only_one_informative_word_is_answered(matcher, p
     assert (decision.kind, decision.label) == (ANSWER, "orders.track")
 
 
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("vi", "đơn KL55501234 tới đâu rồi"),  # faq/ has "đơn KL20487731 tới đâu rồi"
+        ("en", "where is my order KL55501234"),  # data/nlu's "inform" has "order KL20481234"
+        ("en", "track order KL-55501234"),
+    ],
+)
+def test_order_numbers_are_left_out_of_phrasings_and_messages(matcher, pipeline_config, language, text):
+    decision = decide(matcher.match(text, language), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, "orders.track")
+    # No phrasing keeps a number, and none that was only a number is left empty.
+    assert all(p.words for p in matcher.index.phrasings)
+    assert not any(w.startswith("kl") and w[2:].isdigit() for p in matcher.index.phrasings for w in p.words)
+
+
+def test_inform_needs_data_in_the_message(matcher):
+    """"inform" is giving an e-mail, phone or order number: "my email is" alone asks something."""
+    assert matcher.match("my email is siti@example.com").best.label == "inform"
+    assert matcher.match("nombor pesanan saya KL20481234", "ms").best.label == "inform"
+    assert all(c.label != "inform" for c in matcher.match("my email is").ranking)
+    assert all(c.label != "inform" for c in matcher.match("my ticket is TCK-3K9PXA").ranking)  # a ticket id asks
+
+
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):
     # "return" alone sits between the returns entries: suggest, do not guess.
     result = matcher.match("return")

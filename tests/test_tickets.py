@@ -130,8 +130,11 @@ def test_a_ticket_in_malay_with_a_wrong_email_on_the_way(bot, inbox):
     # The status, in English, in another conversation: with the right e-mail, and with a wrong one.
     other = new_sender()
     status = conversation(bot, other, f"what's the status of {ticket_id}?", "siti.aminah@gmail.com")
-    assert status[0] == [bot_says("utter_ask_email")]
+    assert status[0] == [bot_says("utter_ask_ticket_status_form_email")]  # the address on the ticket
     assert status[1][0].startswith(f"Ticket {ticket_id} is open")
+    pasted = conversation(bot, new_sender(), ticket_id.lower(), "siti.aminah@gmail.com")  # the number alone
+    assert pasted[0] == [bot_says("utter_ask_ticket_status_form_email")]
+    assert pasted[1][0].startswith(f"Ticket {ticket_id} is open")
     refused = conversation(bot, new_sender(), f"status of ticket {ticket_id} please", "someone.else@gmail.com")
     assert refused[1] == [bot_says("utter_ticket_not_found")]
 

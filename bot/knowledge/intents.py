@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from bot.knowledge.schema import DEFAULT_LANGUAGE, LANGUAGES
+from bot.names import DATA_ENTITIES
 
 # `[12345](order_number)` annotations in examples: keep the text only.
 _ENTITY_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
@@ -51,3 +52,17 @@ def _read_examples(paths: list[Path]) -> dict[str, list[str]]:
                 if line.startswith("- "):
                     texts.append(_ENTITY_ANNOTATION.sub(lambda m: m.group(1) or m.group(2), line[2:].strip()))
     return examples
+
+
+def load_data_patterns(folder: str | Path) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Entity -> the `regex:` patterns of the customer's data (order numbers, e-mails, ...) in `folder`'s
+    English files, as Rasa's RegexEntityExtractor uses them (`case_sensitive: false`)."""
+    patterns: dict[str, list[re.Pattern[str]]] = {}
+    for path in sorted(Path(folder).glob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in document.get("nlu", []) or []:
+            if item.get("regex") in DATA_ENTITIES:
+                for line in str(item.get("examples", "")).splitlines():
+                    if line.strip().startswith("- "):
+                        patterns.setdefault(item["regex"], []).append(re.compile(line.strip()[2:], re.IGNORECASE))
+    return {entity: tuple(found) for entity, found in patterns.items()}

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.knowledge.intents import intent_files, load_intent_examples
+from bot.knowledge.intents import intent_files, load_data_patterns, load_intent_examples
 from bot.knowledge.loader import faq_files, load_knowledge_base
 from bot.knowledge.reload import LiveValue
+from bot.knowledge.schema import KnowledgeBase
 from bot.matching.matcher import Matcher, MatcherSettings
+
+
+def matcher_with_intents(knowledge: KnowledgeBase, nlu_path: Path, settings: MatcherSettings) -> Matcher:
+    """The bot's matcher over `knowledge`: with the intents and the data patterns of `nlu_path`."""
+    return Matcher(knowledge, load_intent_examples(nlu_path), settings, load_data_patterns(nlu_path))
 
 
 def build_matcher(faq_path: Path, nlu_path: Path, settings: MatcherSettings) -> Matcher:
     """Load, validate and index; raises `KnowledgeBaseError` when the knowledge base is broken."""
-    knowledge = load_knowledge_base(faq_path).knowledge
-    return Matcher(knowledge, load_intent_examples(nlu_path), settings)
+    return matcher_with_intents(load_knowledge_base(faq_path).knowledge, nlu_path, settings)
 
 
 def live_matcher(faq_path: Path, nlu_path: Path, settings: MatcherSettings, interval: float) -> LiveValue[Matcher]:

@@ -10,6 +10,7 @@ benchmarks all call this, so they all see the same scores.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -17,6 +18,7 @@ from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.matching.index import Hit, IndexSettings, Phrasing, PhrasingIndex
 from bot.matching.normalise import normaliser_for
 from bot.matching.synonyms import SynonymMap
+from bot.names import ENTITY_TICKET_ID, INTENT_INFORM
 
 FAQ_INTENT = "faq"  # the intent every FAQ match is classified as; the entry id says which
 
@@ -141,9 +143,14 @@ class Matcher:
         knowledge: KnowledgeBase,
         intent_examples: IntentExamples,
         settings: MatcherSettings = MatcherSettings(),
+        data_patterns: Mapping[str, Sequence[re.Pattern[str]]] | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.settings = settings
+        # The customer's data (order numbers, e-mails, ticket ids) is left out of phrasings and messages:
+        # "where is my order KL30001234" asks what "where is my order" asks (the classifier leaves out
+        # what Rasa's RegexEntityExtractor found, `match` what these patterns find).
+        self._data_patterns = dict(data_patterns or {})
         self._synonyms = {language: SynonymMap(groups, language) for language, groups in knowledge.synonyms.items()}
         # An entry's title is one more way to ask it ("Return policy"): the editor's own summary.
         sources = [
@@ -160,6 +167,7 @@ class Matcher:
         ]
         written: dict[str, str] = {}  # the phrasings' words as written -> their lemma, where the two differ
         phrasings = [self._phrasing(label, text, language, written) for label, text, language in sources]
+        phrasings = [p for p in phrasings if p.words]  # "[KL55512345](order_number)" is no words at all
         self._faq_ids = frozenset(knowledge.entries)
         extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
         self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra, written_forms=written)
@@ -181,10 +189,31 @@ class Matcher:
         )
 
     def match(self, text: str, language: str = DEFAULT_LANGUAGE) -> MatchResult:
-        return self.match_words(normaliser_for(language).norms(text), language)
+        rest, data = self.without_data(text)
+        return self.match_words(normaliser_for(language).norms(rest), language, data=data)
 
-    def match_words(self, words: Sequence[str], language: str = DEFAULT_LANGUAGE, in_form: bool = False) -> MatchResult:
-        """Match already-normalised words (the tokenizer component's lemmas); `in_form`: a form is running."""
+    def without_data(self, text: str) -> tuple[str, frozenset[str]]:
+        """`text` without the customer's data, and the entities of the data it had."""
+        found = set()
+        for entity, patterns in self._data_patterns.items():
+            for pattern in patterns:
+                text, count = pattern.subn(" ", text)
+                if count:
+                    found.add(entity)
+        return text, frozenset(found)
+
+    def match_words(
+        self,
+        words: Sequence[str],
+        language: str = DEFAULT_LANGUAGE,
+        in_form: bool = False,
+        data: frozenset[str] = frozenset(),
+    ) -> MatchResult:
+        """Match already-normalised words (the tokenizer component's lemmas) of a message without its data.
+
+        `in_form`: a form is running; `data`: the entities of the data the message had (`DATA_ENTITIES`).
+        "inform" is giving data: without an e-mail, phone or order number, "my email is" asks something."""
+        exclude = frozenset() if data - {ENTITY_TICKET_ID} else frozenset({INTENT_INFORM})
         normaliser = normaliser_for(language)
         repaired, repairs = [], {}
         for word in words:
@@ -195,9 +224,9 @@ class Matcher:
                 repairs[word] = fixed
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
-        ranking = self._ranking(repaired, language)
+        ranking = self._ranking(repaired, language, exclude)
         if ranking and ranking[0].label in self.settings.courtesy_intents:
-            ranking = self._question_after_courtesy(repaired, language, ranking[0].label) or ranking
+            ranking = self._question_after_courtesy(repaired, language, ranking[0].label, exclude) or ranking
             ranking = self._courtesy_together(ranking)
         return MatchResult(
             language=language,
@@ -209,16 +238,17 @@ class Matcher:
             unseen=self.index.unseen(repaired),
         )
 
-    def _ranking(self, words: Sequence[str], language: str) -> tuple[Candidate, ...]:
+    def _ranking(self, words: Sequence[str], language: str, exclude: frozenset[str]) -> tuple[Candidate, ...]:
         normaliser = normaliser_for(language)
         stop = [normaliser.is_stop(w) for w in words]
-        hits = self._best_per_label(self.index.search(words, 3 * self.settings.search_limit, stop), language)
+        found = self.index.search(words, 3 * self.settings.search_limit, stop)
+        hits = self._best_per_label([h for h in found if h.label not in exclude], language)
         informative = self._informative(words, language)
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
         return self._rank(hits, vague)
 
     def _question_after_courtesy(
-        self, words: Sequence[str], language: str, courtesy: str
+        self, words: Sequence[str], language: str, courtesy: str, exclude: frozenset[str]
     ) -> tuple[Candidate, ...] | None:
         """The ranking of the message without the greeting or thanks it opens or closes with, when that
         is a clear FAQ question.
@@ -242,7 +272,7 @@ class Matcher:
         own_words = frozenset().union(*self.index.label_phrasing_words.get(courtesy, ()))
         if self._informative(rest, language) <= own_words:
             return None
-        ranking = self._ranking(rest, language)
+        ranking = self._ranking(rest, language, exclude)
         best = ranking[0] if ranking else None
         # FAQ entries only: "hi how are you" without "hi" looks like "are you a bot?", and is a greeting.
         if best is None or not best.is_faq or best.score < self.settings.courtesy_question_min_score:
@@ -345,7 +375,7 @@ class Matcher:
 
     def _phrasing(self, label: str, text: str, language: str, written: dict[str, str]) -> Phrasing:
         normaliser = normaliser_for(language)
-        tokens = normaliser.tokens(text)
+        tokens = normaliser.tokens(self.without_data(text)[0])
         words = tuple(part for token in tokens for part in token.norm.split())
         written.update(
             (token.written, token.norm)

@@ -33,13 +33,18 @@ from bot.matching.index import IndexSettings
 from bot.matching.live import live_matcher
 from bot.matching.matcher import Matcher, MatcherSettings
 from bot.matching.normalise import normaliser_for
-from bot.names import FAQ_KEY, INTENT_INFORM, LANGUAGE_KEY, MATCH_KEY
+from bot.names import (
+    DATA_ENTITIES,
+    ENTITY_TICKET_ID,
+    FAQ_KEY,
+    INTENT_INFORM,
+    INTENT_TICKET_STATUS,
+    LANGUAGE_KEY,
+    MATCH_KEY,
+)
 from bot.pipeline_config import matcher_settings
 
 logger = logging.getLogger(__name__)
-
-# Entities that are the customer's own data: a message of nothing else answers a question, it asks none.
-DATA_ENTITIES = frozenset({"email", "phone", "order_number"})
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -87,14 +92,18 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
         in_form = bool(tracker and tracker.active_loop_name)  # "cancel" in a form stops the form
         for message in messages:
             language = message.get(LANGUAGE_KEY) or self._config["default_language"]
-            words = [part for token in message.get(TOKENS_NAMES[TEXT], []) for part in token.lemma.split()]
-            result = matcher.match_words(words, language, in_form=in_form)
+            data = _data_entities(message)
+            words = [part for token in _tokens_around(message, data) for part in token.lemma.split()]
+            given = frozenset(entity for entity, _, _ in data)
+            result = matcher.match_words(words, language, in_form=in_form, data=given)
             best = result.best
             intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
             ranking = [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking]
-            if only_data(message, language):  # "KL30001234", "it's ali@example.com"
-                intent = {"name": INTENT_INFORM, "confidence": 1.0}
-                ranking = [{**intent, "label": INTENT_INFORM}, *(r for r in ranking if r["name"] != INTENT_INFORM)]
+            if data and _only_stop_words(words, language):  # "KL30001234", "it's ali@example.com"
+                # A ticket number alone asks for that ticket's status.
+                name = INTENT_INFORM if given - {ENTITY_TICKET_ID} else INTENT_TICKET_STATUS
+                intent = {"name": name, "confidence": 1.0}
+                ranking = [{**intent, "label": name}, *(r for r in ranking if r["name"] != name)]
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             message.set(FAQ_KEY, result.faq_object(), add_to_output=True)
@@ -107,17 +116,19 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
         return training_data
 
 
-def only_data(message: Message, language: str) -> bool:
-    """Every word of `message` but stop words lies inside an e-mail, phone or order number that Rasa's
-    RegexEntityExtractor found: the customer gave information. The matcher alone can only compare the
-    number with the example numbers of data/nlu and says "I don't know"."""
-    spans = [(e["start"], e["end"]) for e in message.get(ENTITIES) or [] if e.get("entity") in DATA_ENTITIES]
+def _data_entities(message: Message) -> list[tuple[str, int, int]]:
+    """The customer's data that Rasa's RegexEntityExtractor found: (entity, start, end)."""
+    return [
+        (e["entity"], e["start"], e["end"]) for e in message.get(ENTITIES) or [] if e.get("entity") in DATA_ENTITIES
+    ]
+
+
+def _tokens_around(message: Message, data: list[tuple[str, int, int]]) -> list[Any]:
+    """The message's tokens outside its data: what the customer says about an order number, not the number."""
     tokens = message.get(TOKENS_NAMES[TEXT]) or []
-    if not spans or not tokens:
-        return False
+    return [t for t in tokens if not any(start <= t.start and t.end <= end for _, start, end in data)]
+
+
+def _only_stop_words(words: list[str], language: str) -> bool:
     normaliser = normaliser_for(language)
-    return all(
-        any(start <= token.start and token.end <= end for start, end in spans)
-        or all(normaliser.is_stop(part) for part in token.lemma.split())
-        for token in tokens
-    )
+    return all(normaliser.is_stop(word) for word in words)
