@@ -177,6 +177,21 @@ def test_cancel_at_any_point(bot):
     assert slots["ticket_name"] is None and slots["requested_slot"] is None
 
 
+def test_a_question_instead_of_the_ticket_number_is_answered_and_ends_the_status_check(bot, knowledge):
+    """A customer without the number at hand asks something else: it is answered, not refused as a number."""
+    sender = new_sender()
+    replies = conversation(bot, sender, "check my ticket", "how do I send an item back?", "yes")
+    assert replies[0] == [bot_says("utter_ask_ticket_id")]
+    assert replies[1][0].startswith(knowledge.entries["returns.how_to"].answer["en"][:40])
+    assert bot.tracker(sender)["active_loop"] in ({}, None)  # the status check is over
+    assert replies[2] == [bot_says("utter_feedback_thanks")]  # "yes" is about the answer, not a ticket number
+
+
+def test_opening_a_ticket_instead_of_giving_the_ticket_number_starts_the_ticket_form(bot):
+    replies = conversation(bot, new_sender(), "any update on my ticket?", "actually I want to open a new ticket")
+    assert replies[1] == [bot_says("utter_ticket_intro"), bot_says("utter_ask_ticket_name")]
+
+
 def test_the_language_can_change_in_the_middle_of_the_form(bot):
     sender = new_sender()
     replies = conversation(bot, sender, "hai, sy nak buka tiket", "Siti", "can we speak English?", "siti@example.com")
