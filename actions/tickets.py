@@ -261,13 +261,14 @@ class SubmitTicket(Action):
             body=response_text(domain, "utter_ticket_email_body", language, "{ticket_id}").format_map(template),
         )
         try:
-            ticket_id = create_ticket(services.engine(), ticket, email, now)
+            stored = create_ticket(services.engine(), ticket, email, now)
         except StorageError:
             logger.exception("ticket for conversation %s not stored", tracker.sender_id)
             dispatcher.utter_message(response="utter_ticket_not_saved")
             return [SlotSet("ticket_pending", True)]
-        dispatcher.utter_message(response="utter_ticket_created", ticket_id=ticket_id, **fields)
-        return [*_clear_form(), SlotSet("ticket_pending", False), SlotSet("ticket_id", ticket_id)]
+        fields["reply_by"] = format_promise(stored.reply_by, language)  # a resent ticket's first promise
+        dispatcher.utter_message(response="utter_ticket_created", ticket_id=stored.id, **fields)
+        return [*_clear_form(), SlotSet("ticket_pending", False), SlotSet("ticket_id", stored.id)]
 
 
 class CancelTicket(Action):

@@ -213,7 +213,7 @@ class Chat:
             transcript=[],
             reply_by=self.clock + timedelta(days=1),
         )
-        return create_ticket(self.history.product, ticket, None, self.clock)
+        return create_ticket(self.history.product, ticket, None, self.clock).id
 
 
 def known_history(folder: Path) -> History:

@@ -35,6 +35,7 @@ from bot.console.agents import add_agent
 from bot.storage.cached_tracker_store import CachedSQLTrackerStore
 from bot.storage.tables import data_requests, tickets
 from bot.storage.tracker_store import events
+from bot.tickets import store as ticket_store
 from deploy import cluster as deploy_cluster
 from tests.cluster_support import (
     Customer,
@@ -541,3 +542,46 @@ def test_a_replica_killed_while_customers_write(cluster, addresses):
         assert position == len(recorded), (customer.sender, [m.text for m in sent[customer.sender]], recorded)
     print(f"after the kill: {len(after)} messages, all answered; in flight at the kill: {len(in_flight)}, "
           f"failed: {sum(s.status != 200 for s in in_flight)}")
+
+
+def test_the_same_ticket_stored_by_two_replicas_at_once_is_stored_once(cluster, monkeypatch):
+    """Two action servers storing one resent ticket at the same moment (the customer retried while the
+    first attempt was still being written): the resend check and the insert are one step per conversation
+    on PostgreSQL. Without that, both writers find no ticket in the pause below and both insert."""
+    engine = sa.create_engine(cluster.database_url, future=True)
+    checked = ticket_store._resent
+
+    def slow_check(*args):
+        found = checked(*args)
+        time.sleep(0.3)  # the other writer checks meanwhile, unless it has to wait
+        return found
+
+    monkeypatch.setattr(ticket_store, "_resent", slow_check)
+    now = datetime.now(timezone.utc)
+    ticket = ticket_store.NewTicket(
+        name="Ana Reyes",
+        email="ana.reyes@example.ph",
+        category="orders",
+        description="the blender arrived without its lid",
+        language="en",
+        conversation_id=f"race-{time.time_ns()}",
+        transcript=[],
+        reply_by=now,
+    )
+    try:
+        barrier = threading.Barrier(2)
+
+        def store_it(_: int) -> ticket_store.StoredTicket:
+            barrier.wait()
+            return ticket_store.create_ticket(engine, ticket, None, now)
+
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(store_it, range(2))
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(sa.func.count()).where(tickets.c.conversation_id == ticket.conversation_id)
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert first == second
+    assert rows == 1

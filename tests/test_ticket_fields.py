@@ -95,7 +95,7 @@ def test_tickets_are_stored_with_their_e_mail_and_found_only_with_the_right_addr
     ids = {
         create_ticket(
             engine, new_ticket(conversation_id=f"c{n}"), ConfirmationEmail("Ticket {id}", "Your ticket is {id}"), NOW
-        )
+        ).id
         for n in range(20)
     }
     assert len(ids) == 20  # unique
@@ -116,7 +116,10 @@ def test_the_same_ticket_sent_again_is_that_ticket_with_one_e_mail(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'product.db'}")
     email = ConfirmationEmail("Ticket {id}", "Your ticket is {id}")
     first = create_ticket(engine, new_ticket(), email, NOW)
-    assert create_ticket(engine, new_ticket(), email, NOW + timedelta(minutes=5)) == first
+    # Its id, and the reply time promised then (the new ticket would promise 5 minutes later).
+    resent = new_ticket(reply_by=NOW + timedelta(hours=8, minutes=5))
+    assert create_ticket(engine, resent, email, NOW + timedelta(minutes=5)) == first
+    assert first.reply_by == NOW + timedelta(hours=8)
     different = [
         new_ticket(description="the kettle lid is broken too"),
         new_ticket(conversation_id="c2"),
@@ -125,7 +128,7 @@ def test_the_same_ticket_sent_again_is_that_ticket_with_one_e_mail(tmp_path):
     others = {create_ticket(engine, ticket, email, NOW) for ticket in different}
     later = create_ticket(engine, new_ticket(), email, NOW + timedelta(hours=25))  # a day later: a new problem
     assert first not in others | {later} and len(others | {later}) == 4
-    set_status(engine, later, "resolved", "amir", None, NOW + timedelta(hours=26))
+    set_status(engine, later.id, "resolved", "amir", None, NOW + timedelta(hours=26))
     assert create_ticket(engine, new_ticket(), email, NOW + timedelta(hours=27)) not in {first, later, *others}
     with engine.connect() as connection:
         assert connection.exec_driver_sql("select count(*) from outbox").scalar() == 6
@@ -133,7 +136,7 @@ def test_the_same_ticket_sent_again_is_that_ticket_with_one_e_mail(tmp_path):
 
 def test_status_changes_are_recorded_and_unknown_ones_refused(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'product.db'}")
-    ticket_id = create_ticket(engine, new_ticket(), None, NOW)
+    ticket_id = create_ticket(engine, new_ticket(), None, NOW).id
     assert set_status(engine, ticket_id, "in_progress", "amir", "checking with the courier", NOW)
     assert not set_status(engine, "TCK-ZZZZZZ", "closed", "amir", None, NOW)
     with pytest.raises(ValueError, match="unknown status"):

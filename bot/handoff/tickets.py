@@ -52,7 +52,7 @@ async def ticket_from_handoff(
         phone=tracker.get_slot("phone"),
     )
     confirmation = ConfirmationEmail(subject=(subject or {}).get("text", ""), body=(body or {}).get("text", ""))
-    ticket_id = await asyncio.to_thread(create_ticket, engine, ticket, confirmation, now)
-    made = await asyncio.to_thread(get_ticket, engine, ticket_id)
+    stored = await asyncio.to_thread(create_ticket, engine, ticket, confirmation, now)
+    made = await asyncio.to_thread(get_ticket, engine, stored.id)
     assert made is not None  # just committed
     return made

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -87,17 +88,26 @@ def normalise_ticket_id(text: str) -> str:
     return ID_PREFIX + compact
 
 
-def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | None, now: datetime) -> str:
-    """Store the ticket, its first status and its confirmation e-mail in one transaction; returns the id.
+class StoredTicket(NamedTuple):
+    id: str
+    reply_by: datetime  # the promise made when it was stored (a resent ticket keeps its first one)
+
+
+def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | None, now: datetime) -> StoredTicket:
+    """Store the ticket, its first status and its confirmation e-mail in one transaction.
     An unsolved ticket with the same conversation, e-mail and description sent within RESENT_WITHIN is
-    not stored again: its id is returned.
+    not stored again: that one is returned.
 
     Raises StorageError when the database cannot take it: nothing is half-written.
     """
-    resent: str | None = None
+    resent: StoredTicket | None = None
 
     def write(connection: Connection, ticket_id: str) -> None:
         nonlocal resent
+        if connection.dialect.name == "postgresql":
+            # Two replicas storing the same resent ticket at once would both find none; one waits for the
+            # other's commit here (SQLite writes one transaction at a time anyway).
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(ticket.conversation_id))))
         resent = _resent(connection, ticket, now)
         if resent is not None:
             return
@@ -124,13 +134,13 @@ def create_ticket(engine: Engine, ticket: NewTicket, email: ConfirmationEmail | 
             enqueue_email(connection, ticket.email, email.subject, email.body.replace("{id}", ticket_id), now)
 
     written = write_with_new_id(engine, new_ticket_id, write, tickets)
-    return resent or written
+    return resent or StoredTicket(written, ticket.reply_by)
 
 
-def _resent(connection: Connection, ticket: NewTicket, now: datetime) -> str | None:
-    """The id of the same ticket, unsolved, sent from the same conversation within RESENT_WITHIN."""
-    return connection.execute(
-        sa.select(tickets.c.id)
+def _resent(connection: Connection, ticket: NewTicket, now: datetime) -> StoredTicket | None:
+    """The same ticket, unsolved, sent from the same conversation within RESENT_WITHIN."""
+    row = connection.execute(
+        sa.select(tickets.c.id, tickets.c.reply_by)
         .where(
             tickets.c.conversation_id == ticket.conversation_id,
             tickets.c.email == ticket.email,
@@ -140,7 +150,8 @@ def _resent(connection: Connection, ticket: NewTicket, now: datetime) -> str | N
         )
         .order_by(tickets.c.created_at.desc())
         .limit(1)
-    ).scalar()
+    ).first()
+    return None if row is None else StoredTicket(row.id, as_utc(row.reply_by))
 
 
 def get_ticket(engine: Engine, ticket_id: str) -> Ticket | None:
