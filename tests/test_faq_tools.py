@@ -82,10 +82,13 @@ def test_lint_text_output_names_file_line_and_rule_and_the_repository_has_no_err
     confusable = [line for line in out if line.endswith("[confusable-questions]")]
     # The repository's near-misses are warnings with both phrasings, their similarity and where the other one is.
     pattern = (
-        r".*/faq/payments\.yml:\d+: warning: payments\.methods: the en question 'can I pay with a debit card\?' is "
-        r"0\.\d\d similar to \"can't pay with my credit card\" of payments\.failed \(.*/faq/payments\.yml:\d+\)"
+        r".*/faq/payments\.yml:\d+: warning: payments\.methods: the id question 'bisa bayar pake GrabPay' is "
+        r"0\.\d\d similar to 'bayar pake grabpay error' of payments\.failed \(.*/faq/payments\.yml:\d+\)"
     )
     assert any(re.match(pattern, line) for line in confusable), confusable
+    # A question and its negation are no near-miss: the matcher weighs the negation ("not", "tak").
+    assert not any("can I pay with a debit card" in line for line in confusable), confusable
+    assert not any("'boleh bayar guna kad kredit?'" in line for line in confusable), confusable
 
 
 def test_the_readme_pre_commit_hook_refuses_a_broken_faq_and_lets_a_good_one_through(tmp_path):

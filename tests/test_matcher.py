@@ -157,6 +157,29 @@ def test_inform_needs_data_in_the_message(matcher):
     assert all(c.label != "inform" for c in matcher.match("my ticket is TCK-3K9PXA").ranking)  # a ticket id asks
 
 
+@pytest.mark.parametrize(
+    "language, asks, cannot",
+    [
+        ("en", "can I pay with my card", "I cannot pay by card"),
+        ("ms", "boleh bayar guna kad kredit tak", "tak boleh bayar guna kad kredit"),
+        ("id", "bisa bayar pake kartu?", "gak bisa bayar pake kartu"),
+        ("tl", "pwede ba magbayad gamit credit card", "hindi ako makabayad gamit credit card"),
+        ("vi", "thanh toán bằng thẻ tín dụng được không", "không thanh toán bằng thẻ tín dụng được"),
+    ],
+)
+def test_a_question_and_its_negation_are_different_entries(matcher, pipeline_config, language, asks, cannot):
+    """"Can I pay by card?" asks for the payment methods; "I can't pay by card" is a failed payment."""
+    for text, entry in ((asks, "payments.methods"), (cannot, "payments.failed")):
+        decision = decide(matcher.match(text, language), pipeline_config.fallback)
+        assert (decision.kind, decision.label) == (ANSWER, entry), text
+
+
+def test_a_message_that_is_one_entrys_question_word_for_word_is_that_entry(matcher, knowledge):
+    """However close other entries' questions are together ("can I pay with a debit card?")."""
+    assert "I can't pay with my card" in knowledge.entries["payments.failed"].questions["en"]
+    assert matcher.match("I can't pay with my card").best.label == "payments.failed"
+
+
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):
     # "return" alone sits between the returns entries: suggest, do not guess.
     result = matcher.match("return")

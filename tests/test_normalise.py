@@ -1,3 +1,5 @@
+import pytest
+
 from bot.matching.normalise import Normaliser, _reduplication, normaliser_for
 
 
@@ -68,3 +70,26 @@ def test_answering_emoji_are_read_as_words_in_every_language_and_others_are_drop
         assert normaliser.norms("😀 👀") == []
     token = normaliser_for("en").tokens("great 👍")[1]
     assert (token.text, token.start, token.end) == ("👍", 6, 7)  # the customer's text, with its offsets
+
+
+def test_negations_are_not_stop_words():
+    assert not any(normaliser_for(lang).is_stop(w) for lang, w in [("en", "not"), ("ms", "tak"), ("vi", "khong")])
+    assert normaliser_for("en").is_stop("with")
+
+
+@pytest.mark.parametrize(
+    "language, text, words",
+    [
+        ("vi", "thanh toán bằng thẻ được không ạ?", ["thanh", "toan", "bang", "the", "duoc", "a"]),  # can I pay?
+        ("vi", "không thanh toán được", ["khong", "thanh", "toan", "duoc"]),  # cannot pay
+        ("vi", "trả lại được ko ạ? mình mua hôm qua", ["tra", "lai", "duoc", "a", "minh", "mua", "hom", "qua"]),
+        ("vi", "giao chưa, đợi lâu quá", ["giao", "doi", "lau", "qua"]),
+        ("vi", "không", ["khong"]),  # a bare "no" stays
+        ("ms", "boleh batal tak?", ["boleh", "batal"]),
+        ("ms", "tak boleh batal", ["tak", "boleh", "batal"]),
+        ("id", "udah sampai belum ya", ["sudah", "sampai", "ya"]),
+        ("id", "bisa bayar pake kartu gak?", ["bisa", "bayar", "pake", "kartu"]),
+    ],
+)
+def test_a_question_tag_at_the_end_of_a_clause_is_no_negation(language, text, words):
+    assert normaliser_for(language).norms(text) == words

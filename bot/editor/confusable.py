@@ -14,11 +14,12 @@ import numpy as np
 from bot.knowledge.loader import Problem, question_key
 from bot.knowledge.schema import Location
 from bot.matching.index import PhrasingIndex
-from bot.matching.matcher import Matcher
+from bot.matching.matcher import ALL_NEGATIONS, Matcher
 
 # Nearest-phrasing similarity (0-1) from which two entries' questions collide. On the repository's
-# knowledge base this flags a handful of real near-misses ("can't pay with my credit card" vs
-# "can I pay with a debit card?"); below 0.75 it flags phrasings that merely share a topic word.
+# knowledge base this flags a handful of real near-misses ("bisa bayar pake GrabPay" vs "bayar pake
+# grabpay error"); below 0.75 it flags phrasings that merely share a topic word. A question and its
+# negation ("can I pay by card?", "I can't pay by card") are told apart by the negation's weight.
 CONFUSABLE_SIMILARITY = 0.8
 
 
@@ -59,6 +60,8 @@ def find_collisions(matcher: Matcher, threshold: float = CONFUSABLE_SIMILARITY) 
         for i, j in enumerate(similarity.argmax(axis=1)):
             if similarity[i, j] < threshold or _same_question(index, rows[i], rows[j]):
                 continue
+            if _negated(index, rows[i]) != _negated(index, rows[j]):
+                continue  # "I can't pay by card" and "can I pay by card?": the negation tells them apart
             pair = sorted((_question(matcher, rows[i]), _question(matcher, rows[j])), key=_written_order)
             found.setdefault(
                 frozenset((rows[i], rows[j])), Collision(language, round(float(similarity[i, j]), 3), *pair)
@@ -78,6 +81,10 @@ def collision_problems(matcher: Matcher, threshold: float = CONFUSABLE_SIMILARIT
         )
         for c in find_collisions(matcher, threshold)
     ]
+
+
+def _negated(index: PhrasingIndex, row: int) -> bool:
+    return not ALL_NEGATIONS.isdisjoint(index.phrasings[row].words)
 
 
 def _question(matcher: Matcher, row: int) -> Question:

@@ -45,6 +45,9 @@ class IndexSettings:
     word_weight: float = 0.5  # share of whole-word similarity; the rest is character n-grams
     nearest_weight: float = 0.5  # share of the nearest phrasing; the rest is the label's centroid
     stop_word_weight: float = 0.6  # a stop word counts this much of an informative word
+    # A negation ("not", "tak", "không") counts this much: "I can't pay by card" is not "can I pay by card?",
+    # though the two share every other word.
+    negation_weight: float = 1.0
     typo_min_length: int = 4  # shorter words are not repaired: too many near neighbours
     typo_cutoff: float = 82.0  # rapidfuzz ratio (0–100) a repair needs, unless it is a single edit
     # Words (and character n-grams) of a message that no phrasing uses still count in the message's
@@ -92,6 +95,7 @@ class PhrasingIndex:
         settings: IndexSettings = IndexSettings(),
         extra_vocabulary: frozenset[str] = frozenset(),
         written_forms: Mapping[str, str] | None = None,
+        negations: frozenset[str] = frozenset(),
     ) -> None:
         if not phrasings:
             raise ValueError("cannot build an index without phrasings")
@@ -130,7 +134,9 @@ class PhrasingIndex:
         word_matrix = self._word_vectoriser.fit_transform(words)
         self._word_scale = np.ones(word_matrix.shape[1], dtype=np.float64)
         for word, column in self._word_vectoriser.vocabulary_.items():
-            if word in self._stop_words:
+            if word in negations:
+                self._word_scale[column] = settings.negation_weight
+            elif word in self._stop_words:
                 self._word_scale[column] = settings.stop_word_weight
         char_matrix = self._char_vectoriser.fit_transform([" ".join(w) for w in words])
         matrix = self._combine(word_matrix, char_matrix)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.matching.index import Hit, IndexSettings, Phrasing, PhrasingIndex
-from bot.matching.normalise import normaliser_for
+from bot.matching.normalise import NEGATIONS, normaliser_for
 from bot.matching.synonyms import SynonymMap
 from bot.names import ENTITY_TICKET_ID, INTENT_INFORM
 
@@ -170,7 +170,9 @@ class Matcher:
         phrasings = [p for p in phrasings if p.words]  # "[KL55512345](order_number)" is no words at all
         self._faq_ids = frozenset(knowledge.entries)
         extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
-        self.index = PhrasingIndex(phrasings, settings.index, extra_vocabulary=extra, written_forms=written)
+        self.index = PhrasingIndex(
+            phrasings, settings.index, extra_vocabulary=extra, written_forms=written, negations=ALL_NEGATIONS
+        )
         # Words of greetings, thanks and goodbyes that no FAQ question uses ("hi", "thanks"): without
         # them, what is left of a message is its question.
         courtesy_words: set[str] = set()
@@ -242,7 +244,7 @@ class Matcher:
         normaliser = normaliser_for(language)
         stop = [normaliser.is_stop(w) for w in words]
         found = self.index.search(words, 3 * self.settings.search_limit, stop)
-        hits = self._best_per_label([h for h in found if h.label not in exclude], language)
+        hits = self._verbatim_first(self._best_per_label([h for h in found if h.label not in exclude], language))
         informative = self._informative(words, language)
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
         return self._rank(hits, vague)
@@ -313,6 +315,16 @@ class Matcher:
         if second.label not in self.settings.form_intents or not close or not similar:
             return ranking
         return (replace(second, score=first.score + second.score), replace(first, score=0.0), *ranking[2:])
+
+    @staticmethod
+    def _verbatim_first(hits: list[Hit]) -> list[Hit]:
+        """A message that is word for word one label's phrasing, and no other label's, is that label: its
+        similarity is the phrasing's (an editor who added "I can't pay with my card" to the failed
+        payments expects it answered there, however close the payment methods' phrasings are together)."""
+        verbatim = [h for h in hits if h.nearest >= VERBATIM]
+        if len(verbatim) != 1 or verbatim[0].similarity >= verbatim[0].nearest:
+            return hits
+        return [replace(h, similarity=h.nearest) if h is verbatim[0] else h for h in hits]
 
     def _clearly_closest(self, hits: list[Hit]) -> bool:
         """The most similar label is ahead of the next by at least `vague_margin` of similarity, or the
@@ -399,6 +411,7 @@ class Matcher:
         )
 
 
+ALL_NEGATIONS = frozenset().union(*NEGATIONS.values())
 VERBATIM = 0.999  # a phrasing's similarity to itself, up to rounding
 
 

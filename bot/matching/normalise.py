@@ -61,6 +61,55 @@ class NormalToken:
     is_stop: bool  # a stop word of the language, weighed down by the matcher
 
 
+# Negations are not filler: "I can't pay by card" is not "can I pay by card?". spaCy lists them as stop
+# words, which the matcher weighs down.
+NEGATIONS = {
+    "en": frozenset({"not", "no", "never", "cannot", "nothing"}),
+    "ms": frozenset({"tak", "bukan", "belum"}),
+    "id": frozenset({"tidak", "tak", "belum", "bukan"}),
+    "tl": frozenset({"hindi"}),
+    "vi": frozenset({"khong", "chua"}),
+}
+# A yes/no question can end in a negation: Vietnamese "thanh toán bằng thẻ được không?" (can I pay by card?),
+# "giao chưa?" (delivered yet?), Malay "boleh batal tak?", Indonesian "bisa dibatalkan gak?", "udah sampai
+# belum?", also before a final particle ("... không ạ", "... tak ye"). Anywhere else they negate ("không
+# thanh toán được", "tak boleh bayar": cannot pay). Such a question tag is no negation: it is dropped.
+QUESTION_TAGS = {
+    "ms": frozenset({"tak", "belum"}),
+    "id": frozenset({"tidak", "tak", "belum"}),
+    "vi": frozenset({"khong", "chua"}),
+}
+FINAL_PARTICLES = {
+    "ms": frozenset({"ye", "ya", "eh", "ek", "ke", "kan"}),
+    "id": frozenset({"ya", "sih", "kah", "dong", "kak", "min", "admin"}),
+    "vi": frozenset({"a", "ak", "admin", "vay", "nhi", "nhe", "nha", "ha", "shop", "ban"}),
+}
+
+
+_CLAUSE_END = re.compile(r"[?.!,;\n]")
+
+
+def _without_question_tags(text: str, tokens: list[NormalToken], language: str) -> list[NormalToken]:
+    """`tokens` without the question tag that ends a clause ("... được không ạ? mình mua ...")."""
+    kept: list[NormalToken] = []
+    clause: list[NormalToken] = []
+    for token in tokens:
+        if clause and _CLAUSE_END.search(text, clause[-1].start, token.start):  # "ạ?" may be one token
+            kept += _without_final_tag(clause, language)
+            clause = []
+        clause.append(token)
+    return kept + _without_final_tag(clause, language)
+
+
+def _without_final_tag(clause: list[NormalToken], language: str) -> list[NormalToken]:
+    end = len(clause)
+    while end > 0 and clause[end - 1].norm in FINAL_PARTICLES[language]:
+        end -= 1
+    if end > 1 and clause[end - 1].norm in QUESTION_TAGS[language]:
+        return [*clause[: end - 1], *clause[end:]]
+    return clause
+
+
 class Normaliser:
     """One language's normaliser; build once (spaCy start-up costs seconds), call often."""
 
@@ -70,7 +119,9 @@ class Normaliser:
         self.language = language
         self._nlp: Language = _blank_pipeline(language)
         # Folded like the words they are compared with; Vietnamese compounds ("ai_đó") never match a token.
-        self._stop_words: frozenset[str] = frozenset(fold_diacritics(w) for w in self._nlp.Defaults.stop_words)
+        self._stop_words: frozenset[str] = frozenset(
+            fold_diacritics(w) for w in self._nlp.Defaults.stop_words
+        ) - NEGATIONS.get(language, frozenset())
         self._abbreviations = ABBREVIATIONS.get(language, {})
         self._lemmas = _lemma_table(language)
         # Base forms of the lemma table: a dictionary of real words, which typo repair must leave alone.
@@ -102,7 +153,7 @@ class Normaliser:
                     is_stop=all(part in self._stop_words for part in norm.split()),
                 )
             )
-        return result
+        return _without_question_tags(text, result, self.language) if self.language in QUESTION_TAGS else result
 
     def norms(self, text: str) -> list[str]:
         """Just the comparable word forms of `text`, in order, split into single words."""
