@@ -180,6 +180,21 @@ def test_a_message_that_is_one_entrys_question_word_for_word_is_that_entry(match
     assert matcher.match("I can't pay with my card").best.label == "payments.failed"
 
 
+@pytest.mark.parametrize(
+    "language, text",
+    [
+        ("en", "I think someone is using my account"),
+        ("en", "my account got hacked"),
+        ("ms", "akaun sy kena hack"),
+        ("tl", "may gumagamit ng account ko"),
+    ],
+)
+def test_someone_else_in_the_account_is_a_sign_in_problem_not_deleting_it(matcher, pipeline_config, language, text):
+    """The sign-in answer says what to do (reset the password, tell us); it was "how to delete your account"."""
+    decision = decide(matcher.match(text, language), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, "account.login_problem")
+
+
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):
     # "return" alone sits between the returns entries: suggest, do not guess.
     result = matcher.match("return")
