@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.faq import facts_for, language_of, response_text
+from actions.faq import chosen_faq_id, facts_for, language_of, response_text
 from bot.handoff.packet import MAX_MESSAGES
 from bot.handoff.store import ratings_for
 from bot.names import ACTION_SUBMIT_TICKET, INTENT_FAQ, SLOT_CSAT_FOR
@@ -56,6 +56,19 @@ def _refuse(
     return result
 
 
+def _answered_instead(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A clear FAQ question typed where the form asked for an e-mail, order number or topic: answered (the
+    customer may have found what they needed), not refused or counted; the form then asks again."""
+    if (tracker.latest_message.get("intent") or {}).get("name") != INTENT_FAQ:
+        return False
+    knowledge, entry_id = services.knowledge(), chosen_faq_id(tracker)
+    if entry_id not in knowledge.entries:
+        return False
+    dispatcher.utter_message(text=knowledge.answer(entry_id, language_of(tracker)))
+    dispatcher.utter_message(response="utter_back_to_ticket")
+    return True
+
+
 class ValidateTicketForm(FormValidationAction):
     def name(self) -> str:
         return "validate_ticket_form"
@@ -83,11 +96,11 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_ticket_category(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         checked = check_category(str(value), services.ticket_rules(), language_of(tracker))
-        return (
-            {"ticket_category": checked.value}
-            if checked.value
-            else _refuse("ticket_category", checked, dispatcher, tracker)
-        )
+        if checked.value:
+            return {"ticket_category": checked.value}
+        if _answered_instead(dispatcher, tracker):
+            return {"ticket_category": None}
+        return _refuse("ticket_category", checked, dispatcher, tracker)
 
     def validate_ticket_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         if _told_what_happened(str(value), tracker):
@@ -102,6 +115,8 @@ class ValidateTicketForm(FormValidationAction):
         checked = check_email(str(value), confirmed_hint=tracker.get_slot("email_hinted"))
         if checked.value:
             return {"email": checked.value}
+        if _answered_instead(dispatcher, tracker):
+            return {"email": None}
         if checked.problem == "utter_email_typo":  # not a failure: the customer may confirm it by typing it again
             dispatcher.utter_message(response=checked.problem, suggestion=checked.suggestion)
             return {"email": None, "email_hinted": str(value).strip()}
@@ -109,9 +124,11 @@ class ValidateTicketForm(FormValidationAction):
 
     def validate_order_number(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         checked = check_order_number(str(value), services.ticket_rules())
-        return (
-            {"order_number": checked.value} if checked.value else _refuse("order_number", checked, dispatcher, tracker)
-        )
+        if checked.value:
+            return {"order_number": checked.value}
+        if _answered_instead(dispatcher, tracker):
+            return {"order_number": None}
+        return _refuse("order_number", checked, dispatcher, tracker)
 
     def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
         checked = check_description(str(value), services.ticket_rules())

@@ -192,6 +192,24 @@ def test_opening_a_ticket_instead_of_giving_the_ticket_number_starts_the_ticket_
     assert replies[1] == [bot_says("utter_ticket_intro"), bot_says("utter_ask_ticket_name")]
 
 
+def test_a_question_asked_in_the_middle_of_the_ticket_form_is_answered_and_the_form_goes_on(bot, knowledge):
+    """Where an e-mail or order number was asked: the answer (the customer may need no ticket after all),
+    then the same question again; nothing counted as a wrong e-mail."""
+    sender = new_sender()
+    replies = conversation(
+        bot, sender, "open a ticket", "Ali Baba", "how long do refunds take?", "ali.baba@example.com"
+    )
+    assert replies[2][0] == knowledge.answer("returns.refund_time", "en").split("\n\n")[0]  # a paragraph a message
+    assert replies[2][-2:] == [bot_says("utter_back_to_ticket"), bot_says("utter_ask_email")]
+    assert replies[3] == [bot_says("utter_ask_ticket_category")]
+    assert not (bot.tracker(sender)["slots"]["ticket_failures"] or {}).get("email")
+    # An order number in a question is the order number asked for, not a question to answer.
+    replies = conversation(bot, sender, '/inform{"ticket_category": "orders"}', "where is my order KL20481234?")
+    assert replies[0] == [bot_says("utter_ask_order_number")]
+    assert replies[1] == [bot_says("utter_ask_ticket_description")]
+    assert bot.tracker(sender)["slots"]["order_number"] == "KL20481234"
+
+
 def test_the_language_can_change_in_the_middle_of_the_form(bot):
     sender = new_sender()
     replies = conversation(bot, sender, "hai, sy nak buka tiket", "Siti", "can we speak English?", "siti@example.com")
