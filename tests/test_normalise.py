@@ -13,6 +13,7 @@ def test_squeezes_letters_repeated_three_times_or_more():
 
 def test_expands_chat_abbreviations():
     assert normaliser_for("en").norms("pls help w my acc") == ["please", "help", "w", "my", "account"]
+    assert normaliser_for("en").norms("wer is my pkg") == ["where", "be", "my", "package"]  # "is": lemma "be"
 
 
 def test_unicode_is_nfkc_normalised():
@@ -89,6 +90,9 @@ def test_negations_are_not_stop_words():
         ("ms", "tak boleh batal", ["tak", "boleh", "batal"]),
         ("id", "udah sampai belum ya", ["sudah", "sampai", "ya"]),
         ("id", "bisa bayar pake kartu gak?", ["bisa", "bayar", "pake", "kartu"]),
+        ("ms", "boleh tak sy bayar guna fpx", ["boleh", "saya", "bayar", "guna", "fpx"]),  # right after a modal
+        ("id", "bisa gak bayar pake kartu", ["bisa", "bayar", "pake", "kartu"]),
+        ("id", "gak bisa bayar", ["tidak", "bisa", "bayar"]),  # before it: cannot pay
     ],
 )
 def test_a_question_tag_at_the_end_of_a_clause_is_no_negation(language, text, words):

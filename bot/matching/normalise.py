@@ -79,6 +79,13 @@ QUESTION_TAGS = {
     "id": frozenset({"tidak", "tak", "belum"}),
     "vi": frozenset({"khong", "chua"}),
 }
+# ...and right after a modal: Malay "boleh tak saya bayar guna FPX?", "ada tak COD?", Indonesian "bisa gak
+# bayar pakai kartu?" ask; "tak boleh bayar" (cannot pay) has the negation first.
+MODALS_BEFORE_TAG = {
+    "ms": frozenset({"boleh", "ada", "nak", "mahu", "perlu"}),
+    "id": frozenset({"bisa", "boleh", "ada", "mau", "perlu"}),
+    "vi": frozenset(),
+}
 FINAL_PARTICLES = {
     "ms": frozenset({"ye", "ya", "eh", "ek", "ke", "kan"}),
     "id": frozenset({"ya", "sih", "kah", "dong", "kak", "min", "admin"}),
@@ -102,6 +109,8 @@ def _without_question_tags(text: str, tokens: list[NormalToken], language: str) 
 
 
 def _without_final_tag(clause: list[NormalToken], language: str) -> list[NormalToken]:
+    tags, modals = QUESTION_TAGS[language], MODALS_BEFORE_TAG[language]
+    clause = [t for i, t in enumerate(clause) if not (i > 0 and t.norm in tags and clause[i - 1].norm in modals)]
     end = len(clause)
     while end > 0 and clause[end - 1].norm in FINAL_PARTICLES[language]:
         end -= 1
