@@ -195,6 +195,14 @@ def test_someone_else_in_the_account_is_a_sign_in_problem_not_deleting_it(matche
     assert (decision.kind, decision.label) == (ANSWER, "account.login_problem")
 
 
+def test_changing_the_items_of_an_order_is_not_changing_its_address(matcher, pipeline_config):
+    """The cancel entry says an order cannot be edited: cancel and order again; the address entry does not."""
+    decision = decide(matcher.match("can i change the size of my order"), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, "orders.cancel")
+    decision = decide(matcher.match("change my order address"), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, "orders.change_address")
+
+
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):
     # "return" alone sits between the returns entries: suggest, do not guess.
     result = matcher.match("return")
