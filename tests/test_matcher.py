@@ -174,6 +174,23 @@ def test_a_question_and_its_negation_are_different_entries(matcher, pipeline_con
         assert (decision.kind, decision.label) == (ANSWER, entry), text
 
 
+@pytest.mark.parametrize(
+    "language, text, entry",
+    [
+        ("tl", "hindi ko natanggap ang refund ko", "returns.refund_time"),
+        ("tl", "hindi pa na-ship yung order ko", "orders.track"),
+        ("tl", "hindi ko ma-open ang app", "tech.app_crash"),
+        ("vi", "app không mở được", "tech.app_crash"),
+        ("ms", "app tak boleh buka", "tech.app_crash"),
+        ("en", "i have not received my refund", "returns.refund_time"),
+    ],
+)
+def test_a_problem_told_with_a_negation_is_that_problem_not_a_no(matcher, pipeline_config, language, text, entry):
+    """"hindi", "không", "tak" alone are "no" (deny); a whole problem told with one is the problem."""
+    decision = decide(matcher.match(text, language), pipeline_config.fallback)
+    assert (decision.kind, decision.label) == (ANSWER, entry)
+
+
 def test_a_message_that_is_one_entrys_question_word_for_word_is_that_entry(matcher, knowledge):
     """However close other entries' questions are together ("can I pay with a debit card?")."""
     assert "I can't pay with my card" in knowledge.entries["payments.failed"].questions["en"]

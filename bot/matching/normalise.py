@@ -67,7 +67,9 @@ NEGATIONS = {
     "en": frozenset({"not", "no", "never", "cannot", "nothing"}),
     "ms": frozenset({"tak", "bukan", "belum"}),
     "id": frozenset({"tidak", "tak", "belum", "bukan"}),
-    "tl": frozenset({"hindi"}),
+    # Tagalog states most problems with "hindi" ("hindi ko natanggap ang refund ko"), and "hindi" alone is
+    # "no": weighed up, it pulled those problems to the "no" intent. It stays a stop word.
+    "tl": frozenset(),
     "vi": frozenset({"khong", "chua"}),
 }
 # A yes/no question can end in a negation: Vietnamese "thanh toán bằng thẻ được không?" (can I pay by card?),
