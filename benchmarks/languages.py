@@ -62,7 +62,7 @@ def measure_ours(repeats: int) -> dict:
     config = read_pipeline_config(ROOT / "config.yml")
     knowledge = load_knowledge_base(config.faq_path).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher, intents)
     detector = LanguageDetector.for_knowledge(knowledge, intents, config.detector)
     accuracy = {}
     for language in LANGUAGES:

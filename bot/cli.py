@@ -117,7 +117,7 @@ def cmd_faq_eval(args: argparse.Namespace) -> int:
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher, intents)
     detector = None if args.given_language else LanguageDetector.for_knowledge(knowledge, intents, config.detector)
     report = evaluate(matcher, load_cases(args.file), config.fallback, detector)
     accuracy = report.accuracy_by_language()["all"]["accuracy"] if report.results else 0.0
@@ -160,7 +160,7 @@ def cmd_faq_match(args: argparse.Namespace) -> int:
     config = read_pipeline_config(args.config)
     knowledge = load_knowledge_base(_faq_path(args, config)).knowledge
     intents = load_intent_examples(config.nlu_path)
-    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher)
+    matcher = matcher_with_intents(knowledge, config.nlu_path, config.matcher, intents)
     language = (
         args.lang or LanguageDetector.for_knowledge(knowledge, intents, config.detector).detect(args.text).language
     )

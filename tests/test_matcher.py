@@ -6,6 +6,12 @@ from bot.matching.decision import ANSWER, DONT_KNOW, INTENT, SUGGEST, decide
 from bot.matching.normalise import normaliser_for
 
 
+def decision_of(matcher, pipeline_config, text: str, language: str = "en") -> tuple[str, str | None]:
+    """(kind, label) of the bot's decision on `text`, as the FallbackClassifier makes it."""
+    decision = decide(matcher.match(text, language), pipeline_config.fallback)
+    return decision.kind, decision.label
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -129,8 +135,7 @@ def test_a_one_word_question_used_by_several_entries_is_shared(matcher):
     ],
 )
 def test_where_is_my_order_with_only_one_informative_word_is_answered(matcher, pipeline_config, language, text):
-    decision = decide(matcher.match(text, language), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, "orders.track")
+    assert decision_of(matcher, pipeline_config, text, language) == (ANSWER, "orders.track")
 
 
 @pytest.mark.parametrize(
@@ -142,8 +147,7 @@ def test_where_is_my_order_with_only_one_informative_word_is_answered(matcher, p
     ],
 )
 def test_order_numbers_are_left_out_of_phrasings_and_messages(matcher, pipeline_config, language, text):
-    decision = decide(matcher.match(text, language), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, "orders.track")
+    assert decision_of(matcher, pipeline_config, text, language) == (ANSWER, "orders.track")
     # No phrasing keeps a number, and none that was only a number is left empty.
     assert all(p.words for p in matcher.index.phrasings)
     assert not any(w.startswith("kl") and w[2:].isdigit() for p in matcher.index.phrasings for w in p.words)
@@ -170,8 +174,7 @@ def test_inform_needs_data_in_the_message(matcher):
 def test_a_question_and_its_negation_are_different_entries(matcher, pipeline_config, language, asks, cannot):
     """"Can I pay by card?" asks for the payment methods; "I can't pay by card" is a failed payment."""
     for text, entry in ((asks, "payments.methods"), (cannot, "payments.failed")):
-        decision = decide(matcher.match(text, language), pipeline_config.fallback)
-        assert (decision.kind, decision.label) == (ANSWER, entry), text
+        assert decision_of(matcher, pipeline_config, text, language) == (ANSWER, entry), text
 
 
 @pytest.mark.parametrize(
@@ -187,8 +190,7 @@ def test_a_question_and_its_negation_are_different_entries(matcher, pipeline_con
 )
 def test_a_problem_told_with_a_negation_is_that_problem_not_a_no(matcher, pipeline_config, language, text, entry):
     """"hindi", "không", "tak" alone are "no" (deny); a whole problem told with one is the problem."""
-    decision = decide(matcher.match(text, language), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, entry)
+    assert decision_of(matcher, pipeline_config, text, language) == (ANSWER, entry)
 
 
 def test_a_message_that_is_one_entrys_question_word_for_word_is_that_entry(matcher, knowledge):
@@ -208,16 +210,13 @@ def test_a_message_that_is_one_entrys_question_word_for_word_is_that_entry(match
 )
 def test_someone_else_in_the_account_is_a_sign_in_problem_not_deleting_it(matcher, pipeline_config, language, text):
     """The sign-in answer says what to do (reset the password, tell us); it was "how to delete your account"."""
-    decision = decide(matcher.match(text, language), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, "account.login_problem")
+    assert decision_of(matcher, pipeline_config, text, language) == (ANSWER, "account.login_problem")
 
 
 def test_changing_the_items_of_an_order_is_not_changing_its_address(matcher, pipeline_config):
     """The cancel entry says an order cannot be edited: cancel and order again; the address entry does not."""
-    decision = decide(matcher.match("can i change the size of my order"), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, "orders.cancel")
-    decision = decide(matcher.match("change my order address"), pipeline_config.fallback)
-    assert (decision.kind, decision.label) == (ANSWER, "orders.change_address")
+    assert decision_of(matcher, pipeline_config, "can i change the size of my order") == (ANSWER, "orders.cancel")
+    assert decision_of(matcher, pipeline_config, "change my order address") == (ANSWER, "orders.change_address")
 
 
 def test_vague_question_between_near_duplicates_suggests_both(matcher, pipeline_config):

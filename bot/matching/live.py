@@ -8,12 +8,16 @@ from bot.knowledge.intents import intent_files, load_data_patterns, load_intent_
 from bot.knowledge.loader import faq_files, load_knowledge_base
 from bot.knowledge.reload import LiveValue
 from bot.knowledge.schema import KnowledgeBase
-from bot.matching.matcher import Matcher, MatcherSettings
+from bot.matching.matcher import IntentExamples, Matcher, MatcherSettings
 
 
-def matcher_with_intents(knowledge: KnowledgeBase, nlu_path: Path, settings: MatcherSettings) -> Matcher:
-    """The bot's matcher over `knowledge`: with the intents and the data patterns of `nlu_path`."""
-    return Matcher(knowledge, load_intent_examples(nlu_path), settings, load_data_patterns(nlu_path))
+def matcher_with_intents(
+    knowledge: KnowledgeBase, nlu_path: Path, settings: MatcherSettings, intents: IntentExamples | None = None
+) -> Matcher:
+    """The bot's matcher over `knowledge`: with the intents (`intents` when already read from `nlu_path`)
+    and the data patterns of `nlu_path`."""
+    examples = load_intent_examples(nlu_path) if intents is None else intents
+    return Matcher(knowledge, examples, settings, load_data_patterns(nlu_path))
 
 
 def build_matcher(faq_path: Path, nlu_path: Path, settings: MatcherSettings) -> Matcher:

@@ -116,7 +116,7 @@ def _without_final_tag(clause: list[NormalToken], language: str) -> list[NormalT
     end = len(clause)
     while end > 0 and clause[end - 1].norm in FINAL_PARTICLES[language]:
         end -= 1
-    if end > 1 and clause[end - 1].norm in QUESTION_TAGS[language]:
+    if end > 1 and clause[end - 1].norm in tags:
         return [*clause[: end - 1], *clause[end:]]
     return clause
 
