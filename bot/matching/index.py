@@ -4,8 +4,10 @@ Each phrasing becomes a sparse vector of two blocks, both TF-IDF weighted and
 unit length: whole words (stop words weighed down, so filler counts little)
 and character 3–5-grams of the words (robust to typos, inflection and joined or
 split words). A label's similarity is a mix of its nearest phrasing (the
-evidence an editor can read) and its centroid (all of its phrasings together,
-so a message that shares words with several of them scores well).
+evidence an editor can read), its centroid (all of its phrasings together,
+so a message that shares words with several of them scores well) and, with
+`model_weight`, a label model's probability (the words that tell this label
+apart from the others; bot/matching/label_model.py).
 
 Typos are repaired against the index's own vocabulary with rapidfuzz before
 the words are weighed: "retrun" becomes "return" because "return" is a word
@@ -32,6 +34,8 @@ from rapidfuzz.distance import OSA
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from bot.matching.label_model import LabelModel
+
 # Up to this many postings a query's lists are gathered with NumPy (~4,000 on the seeded knowledge base:
 # 0.3 ms against SciPy's 0.6); beyond, SciPy's row slicing wins (~650,000 with 100,000 phrasings: 2.6 ms
 # against 15).
@@ -55,6 +59,13 @@ class IndexSettings:
     # sofas, so sharing "do you sell" with a phrasing is a weak match. Words with a digit are exempt
     # (an order number is data, not topic). 0: unseen words are ignored, as a plain TF-IDF query does.
     unseen_weight: float = 0.0
+    # Share of a label's similarity that is the label model's probability (bot/matching/label_model.py):
+    # which words tell this label apart from the others. 0: similarity to the phrasings alone.
+    model_weight: float = 0.0
+    model_strength: float = 10.0  # the model's C: larger trusts the phrasings more against regularisation
+    # With more labels than this the model is not fitted (its weights grow with labels x features, and
+    # 10,000 labels take minutes to fit): similarity to the phrasings alone.
+    model_max_labels: int = 2000
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class Hit:
     nearest: float  # similarity of the nearest phrasing
     centroid: float  # similarity of the label's centroid
     phrasing: str  # the nearest phrasing's text
+    model: float = 0.0  # the label model's probability (0 without a model)
 
 
 def _identity(words: Sequence[str]) -> Sequence[str]:
@@ -144,6 +156,7 @@ class PhrasingIndex:
         self._rows_t = matrix.T.tocsr()
         centroids = normalize(sp.csr_matrix(self._sum_rows_per_label(matrix)))
         self._centroids_t = centroids.T.tocsr()
+        self._model, self._model_of_group = self._fit_label_model(matrix)
         self.repair = lru_cache(maxsize=65536)(self._repair)
         # For `query_features`: the same weights as `vector`, read straight from the fitted vectorisers.
         self._word_columns: dict[str, int] = self._word_vectoriser.vocabulary_
@@ -154,6 +167,17 @@ class PhrasingIndex:
         self._char_offset = len(self._word_columns)
         # IDF of a feature no phrasing has: scikit-learn's smoothed IDF at document frequency 0.
         self._unseen_idf = float(np.log(1.0 + len(self.phrasings)) + 1.0)
+
+    def _fit_label_model(self, matrix: sp.csr_matrix) -> tuple[LabelModel | None, np.ndarray]:
+        """The label model and, for each (label, language) group, its label's column in the model."""
+        labels = {label for label, _ in self.groups}
+        if self.settings.model_weight <= 0 or len(labels) > self.settings.model_max_labels:
+            return None, np.empty(0, dtype=np.int64)
+        model = LabelModel.fit(matrix, [p.label for p in self.phrasings], self.settings.model_strength)
+        if model is None:
+            return None, np.empty(0, dtype=np.int64)
+        column = {label: i for i, label in enumerate(model.labels)}
+        return model, np.array([column[label] for label, _ in self.groups])
 
     def _combine(self, word_matrix: sp.spmatrix, char_matrix: sp.spmatrix) -> sp.csr_matrix:
         word_matrix = normalize(sp.csr_matrix(word_matrix).multiply(self._word_scale).tocsr())
@@ -287,6 +311,10 @@ class PhrasingIndex:
         centroid = self._dot(self._centroids_t, columns, weights)
         a = self.settings.nearest_weight
         combined = a * nearest + (1 - a) * centroid
+        model = np.zeros_like(combined)
+        if self._model is not None:
+            model = self._model.probabilities(columns, weights)[self._model_of_group]
+            combined = (1 - self.settings.model_weight) * combined + self.settings.model_weight * model
         top = np.argsort(-combined)[:limit].tolist()
         starts = self._starts
         hits = []
@@ -303,6 +331,7 @@ class PhrasingIndex:
                     nearest=float(nearest[group]),
                     centroid=float(centroid[group]),
                     phrasing=self.phrasings[best_row].text,
+                    model=float(model[group]),
                 )
             )
         return hits

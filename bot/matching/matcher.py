@@ -244,7 +244,8 @@ class Matcher:
         normaliser = normaliser_for(language)
         stop = [normaliser.is_stop(w) for w in words]
         found = self.index.search(words, 3 * self.settings.search_limit, stop)
-        hits = self._verbatim_first(self._best_per_label([h for h in found if h.label not in exclude], language))
+        found = [h for h in found if h.label not in exclude and not self._form_intent_by_chance(h)]
+        hits = self._verbatim_first(self._best_per_label(found, language))
         informative = self._informative(words, language)
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
         return self._rank(hits, vague)
@@ -302,6 +303,12 @@ class Matcher:
         others = [c for c in ranking if c.label not in courtesy]
         top = replace(ranking[0], score=sum(c.score for c in together))
         return (top, *others, *(replace(c, score=0.0) for c in together[1:]))
+
+    def _form_intent_by_chance(self, hit: Hit) -> bool:
+        """A form intent ("stop") whose phrasings are all far from the message: a name or a description
+        that happens to share a word with them ("Robert'); DROP TABLE ..." and "drop it") is not a request
+        to stop, however sure the label model is that "drop" means stopping."""
+        return hit.label in self.settings.form_intents and hit.nearest < self.settings.form_intent_min_similarity
 
     def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A form intent close behind the top label takes the top, with both labels' scores.
