@@ -64,3 +64,5 @@ def test_the_bot_uses_the_model_from_config(matcher):
     assert matcher.index.settings.model_weight > 0
     hits = matcher.index.search(matcher.match("how long does a refund take").words, limit=3)
     assert hits[0].label == "returns.refund_time" and hits[0].model > 0.5
+    shown = matcher.match("how long does a refund take").evidence()["ranking"][0]  # what editors and agents see
+    assert shown["label"] == "returns.refund_time" and shown["model"] == pytest.approx(hits[0].model, abs=1e-4)

@@ -1,4 +1,4 @@
-"""A linear model over the index's features that learns which words tell the labels apart.
+"""A linear model over the index's word features that learns which words tell the labels apart.
 
 Similarity to phrasings says how close a message is to what editors wrote; it weighs every shared
 word by how rare it is in the whole knowledge base, not by how much it says about one label against

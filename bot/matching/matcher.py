@@ -73,6 +73,9 @@ class Candidate:
     similarity: float  # raw similarity, 0–1, after the other-language weight
     phrasing: str  # the nearest phrasing: what the message looked most like
     phrasing_language: str = "en"  # the language of the phrasings that matched
+    # The label model's probability, half of `similarity` with config.yml's model_weight: how strongly the
+    # message's words point at this label rather than the others (0 without a model).
+    model: float = 0.0
 
     @property
     def intent(self) -> str:
@@ -123,6 +126,7 @@ class MatchResult:
                     "label": c.label,
                     "score": round(c.score, 4),
                     "similarity": round(c.similarity, 4),
+                    "model": round(c.model, 4),
                     "phrasing": c.phrasing,
                     "phrasing_language": c.phrasing_language,
                 }
@@ -415,6 +419,7 @@ class Matcher:
             similarity=hit.similarity,
             phrasing=hit.phrasing,
             phrasing_language=hit.language,
+            model=hit.model,
         )
 
 
