@@ -38,6 +38,12 @@ def test_personal_data_is_replaced(text, expected):
     assert REDACT(text) == expected
 
 
+def test_digits_inside_an_id_are_not_a_phone_number():
+    """A conversation id's hex ("load-0123456789ee48...") stays whole in the logs, so lines can be followed."""
+    line = "conversation load-0123456789ee4852bf1cace251b4eb56: customer upset"
+    assert REDACT(line) == line
+
+
 @pytest.mark.parametrize(
     "text",
     [

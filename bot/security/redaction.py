@@ -26,7 +26,7 @@ CARD_DIGITS = (13, 19)
 # Local: 0 then the area or mobile prefix; 9-13 digits in all, in groups split by spaces, dots or dashes.
 PHONE = re.compile(
     r"(?<![\w+])(?:(?:\+|00)?(?:60|62|63|84)[ .-]?\(?0?\)?|0)"  # country code, or the trunk 0
-    r"\d{1,4}(?:[ .-]?\d{2,4}){2,3}(?!\d)"
+    r"\d{1,4}(?:[ .-]?\d{2,4}){2,3}(?!\w)"  # not inside a word: "load-0123456789ee48..." is an id
 )
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 9, 14
 
