@@ -122,6 +122,7 @@ def speed_rows(results: dict) -> list[Row]:
         rows[-1] = Row(rows[-1].name, f"{rows[-1].ours} (median of {runs})", *astuple(rows[-1])[2:])
     pair("start-up to `/status` 200 (s)", ours, anchor, "startup_s", "s", target="≤ 15 s",
          check=lambda o, a: _within(o, 15))
+    rows += edit_live_rows(ours)
     pair("Rasa server RSS after the load tests", ours, anchor, "rss_rasa_mb", "MB")
     rows.append(Row("action server RSS after the load tests", _cell(ours, "rss_actions_mb", "MB"), "no action server"))
     o_parse, a_parse = _value(ours, "parse") or {}, _value(anchor, "parse") or {}
@@ -142,6 +143,24 @@ def speed_rows(results: dict) -> list[Row]:
         pair(f"REST throughput, concurrency {level}", o_rest, a_rest, "throughput_per_s", "msg/s", lower=False,
              target=target, check=check)
         rows.append(Row(f"REST errors / messages, concurrency {level}", _errors(o_rest), _errors(a_rest)))
+    return rows
+
+
+def edit_live_rows(ours) -> list[Row]:
+    """Seconds from saving a faq/ edit to the running server using it (benchmarks/edit_live.py); the target
+    holds for the slowest round."""
+    edit = _value(ours, "edit_live")
+    rows = []
+    for key, name in (("answer", "an answer changed"), ("question", "a new way to ask, the label model refitted")):
+        cell = (edit or {}).get(key) if edit is not None else ours
+        if _missing(cell) is not None or cell is None:
+            rows.append(Row(f"knowledge-base edit live: {name} (s)", _missing(cell) or "—", "not measured"))
+            continue
+        never = f", never live in {cell['never_live']} of {cell['rounds']}" if cell["never_live"] else ""
+        shown = "—" if cell["max_s"] is None else f"{cell['median_s']:.2f} s median, {cell['max_s']:.2f} s max"
+        ok = not cell["never_live"] and cell["max_s"] is not None and cell["max_s"] <= 2
+        rows.append(Row(f"knowledge-base edit live: {name} (s)", f"{shown} of {cell['rounds']}{never}",
+                        "not measured (retrains)", "", "≤ 2 s", _status(ok)))
     return rows
 
 

@@ -4,11 +4,11 @@
                              [--out docs/benchmarks.md]
 
 Order: train both; serve the seeded knowledge base (ours, then the anchor: start-up, parse
-latency, REST load, memory); serve a generated 100,000-phrasing knowledge base (ours); CLINC150
-accuracy (ours, then the anchor, which trains DIET per size); the five languages
-(`benchmarks.languages`). A measurement that fails is reported as failed and the run goes on.
-Every server started is stopped, every temporary folder removed; raw results go to
-benchmarks/results/<time>/ (git-ignored).
+latency, REST load, how fast an edit of faq/ is live (ours), memory); serve a generated
+100,000-phrasing knowledge base (ours); CLINC150 accuracy (ours, then the anchor, which trains
+DIET per size); the five languages (`benchmarks.languages`). A measurement that fails is
+reported as failed and the run goes on. Every server started is stopped, every temporary folder
+removed; raw results go to benchmarks/results/<time>/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -30,7 +30,17 @@ from pathlib import Path
 
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # before anything imports Rasa; children inherit it
 
-from benchmarks import clinc, conversation_length, generated_kb, languages, latency, rasa_default, report, scale_report
+from benchmarks import (
+    clinc,
+    conversation_length,
+    edit_live,
+    generated_kb,
+    languages,
+    latency,
+    rasa_default,
+    report,
+    scale_report,
+)
 from benchmarks.servers import Server, start_anchor, start_ours
 from benchmarks.training import copy_our_project, rasa_train
 from bot.evaluation import load_cases
@@ -205,17 +215,23 @@ def _seeded(work: Path, raw: Path, models: dict, counts: Counts, results: dict) 
             seeded[role] = {"not_run": "training failed"}
             continue
         project, model = models[role]
+        faq_dir = None
         if role == "ours":
             start = partial(start_ours, work / "ours-seeded", model, raw / "logs" / "ours-seeded")
+            faq_dir = work / "ours-seeded" / "faq"  # its own copy: edited to time hot reload
         else:
             start = partial(start_anchor, project, model, raw / "logs" / "anchor-seeded")
-        seeded[role] = _attempt(f"serve seeded KB: {role}", _serve, start, texts, questions, counts, True)
+        seeded[role] = _attempt(f"serve seeded KB: {role}", _serve, start, texts, questions, counts, True, faq_dir)
         if "parse_responses" in seeded[role]:
             del seeded[role]["parse_responses"]
     results["seeded"] = seeded
 
 
-def _serve(start: Callable[[], Server], texts: list[str], questions: list[str], counts: Counts, rest: bool) -> dict:
+def _serve(
+    start: Callable[[], Server], texts: list[str], questions: list[str], counts: Counts, rest: bool,
+    faq_dir: Path | None = None,
+) -> dict:
+    """Start-up, parse and REST latency, memory; with `faq_dir` (the server's faq/), how fast an edit is live."""
     server = start()
     try:
         cell: dict = {"startup_s": server.startup_seconds["rasa"], "startup_all_s": server.startup_seconds}
@@ -231,6 +247,9 @@ def _serve(start: Callable[[], Server], texts: list[str], questions: list[str], 
                 run = latency.rest_load(server.url, questions, level, counts.rest_messages, LEVEL_SECONDS)
                 cell["rest"][str(level)] = run.summary()
                 print(f"    REST x{level}: {_brief(cell['rest'][str(level)])}", flush=True)
+        if faq_dir is not None:
+            cell["edit_live"] = edit_live.measure(server.url, server.token, faq_dir)
+            print(f"    edit live: {cell['edit_live']}", flush=True)
         cell["rss_rasa_mb"] = server.rss_mb("rasa")
         if "actions" in server.processes:
             cell["rss_actions_mb"] = server.rss_mb("actions")

@@ -59,3 +59,47 @@ def test_the_watcher_thread_picks_up_edits(tmp_path):
         assert live.current().entries["returns.policy"].title["en"] == "Returns, explained"
     finally:
         live.stop()
+
+
+def test_a_quick_version_goes_live_first_then_its_refined_one(tmp_path, caplog):
+    folder = tmp_path / "faq"
+    shutil.copytree(ROOT / "faq", folder)
+    title = lambda: load_knowledge_base(folder).knowledge.entries["returns.policy"].title["en"]  # noqa: E731
+    failing = {"refine": False}
+
+    def refine(value: tuple[str, str]) -> tuple[str, str]:
+        if failing["refine"]:
+            raise RuntimeError("no memory left")
+        return ("refined", value[1])
+
+    live = LiveValue(lambda: ("quick", title()), lambda: faq_files(folder), interval=0.05, refine=refine)
+    assert not live.refine()  # the version built at start is whole
+    edit(folder / "returns.yml", "Return policy", "Our return policy")
+    assert live.check() and live.current() == ("quick", "Our return policy")
+    assert live.refine() and live.current() == ("refined", "Our return policy")
+    assert not live.refine()  # once
+    failing["refine"] = True
+    edit(folder / "returns.yml", "Our return policy", "Returns")
+    assert live.check()
+    with caplog.at_level(logging.ERROR):
+        assert not live.refine()
+    assert live.current() == ("quick", "Returns")  # the quick version stays live
+    assert any("refining it failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_watcher_refines_what_it_reloaded(tmp_path):
+    folder = tmp_path / "faq"
+    shutil.copytree(ROOT / "faq", folder)
+    title = lambda: load_knowledge_base(folder).knowledge.entries["returns.policy"].title["en"]  # noqa: E731
+    live = LiveValue(
+        lambda: ("quick", title()), lambda: faq_files(folder), interval=0.05, refine=lambda v: ("refined", v[1])
+    )
+    live.start()
+    try:
+        edit(folder / "returns.yml", "Return policy", "Returns, explained")
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and live.current() != ("refined", "Returns, explained"):
+            time.sleep(0.02)
+        assert live.current() == ("refined", "Returns, explained")
+    finally:
+        live.stop()

@@ -184,6 +184,19 @@ def test_a_knowledge_base_edit_is_live_within_2_seconds(bot):
         path.write_text(original)
 
 
+def test_a_new_way_to_ask_goes_live_once_the_label_model_is_refitted(bot):
+    """`make bench`'s measurement of hot reload (benchmarks/edit_live.py), one round: a changed answer, and a new
+    phrasing made of another label's words, which the carried-over label model sends elsewhere until it is refitted."""
+    from benchmarks import edit_live
+
+    original = (bot.faq / edit_live.ENTRY_FILE).read_text()
+    measured = edit_live.measure(bot.url, bot.token, bot.faq, rounds=1)
+    for edit in ("answer", "question"):
+        assert measured[edit]["never_live"] == 0 and measured[edit]["max_s"] < edit_live.GIVE_UP_SECONDS, measured
+    assert (bot.faq / edit_live.ENTRY_FILE).read_text() == original
+    assert bot.parse("can i talk to zorbixa please")["faq"]["id"] != "support.hours"  # undone, and refitted again
+
+
 def test_a_broken_edit_changes_nothing_and_is_reported(bot, knowledge):
     path = bot.faq / "returns.yml"
     original = path.read_text()

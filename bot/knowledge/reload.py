@@ -2,7 +2,9 @@
 
 Readers call `current()` once per message and use that object to the end, so
 a message in flight during a reload is answered from one consistent version;
-the swap is a single reference assignment.
+the swap is a single reference assignment. A value can be made in two steps:
+`build` a quick version that goes live at once, then `refine` it (the matcher
+fits its label model) and swap again.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ class LiveValue(Generic[T]):
         watched_files: Callable[[], Iterable[Path]],
         interval: float = 0.5,
         name: str = "knowledge base",
+        refine: Callable[[T], T] | None = None,
     ) -> None:
         self._build = build
+        self._refine = refine
+        self._unrefined: T | None = None  # the live version, while it waits to be refined
         self._watched_files = watched_files
         self._interval = interval
         self._name = name
@@ -90,8 +95,27 @@ class LiveValue(Generic[T]):
         self._failed_signature = None
         self.last_error = None
         logger.info("%s reloaded", self._name)
+        self._unrefined = value if self._refine is not None else None
+        return True
+
+    def refine(self) -> bool:
+        """Refine the live version if it is a quick one; True when the refined version went live."""
+        value = self._unrefined
+        if value is None or self._refine is None:
+            return False
+        self._unrefined = None
+        try:
+            refined = self._refine(value)
+        except Exception:
+            logger.exception("%s: refining it failed, the quick version stays live", self._name)
+            return False
+        if self._value is not value:  # a `check()` in another thread swapped in a newer version meanwhile
+            return False
+        self._value = refined
+        logger.info("%s refined", self._name)
         return True
 
     def _watch(self) -> None:
         while not self._stop.wait(self._interval):
             self.check()
+            self.refine()

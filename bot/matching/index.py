@@ -22,6 +22,7 @@ still fall back to the English ones (the matcher decides how much).
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class IndexSettings:
     # which words tell this label apart from the others. 0: similarity to the phrasings alone.
     model_weight: float = 0.0
     model_strength: float = 10.0  # the model's C: larger trusts the phrasings more against regularisation
+    # The model also reads the character n-grams (typos, word forms): more accurate, and a fit takes ~30x longer.
+    model_char_ngrams: bool = False
     # With more labels than this the model is not fitted (its weights grow with labels x features, and
     # 10,000 labels take minutes to fit): similarity to the phrasings alone.
     model_max_labels: int = 2000
@@ -108,7 +111,10 @@ class PhrasingIndex:
         extra_vocabulary: frozenset[str] = frozenset(),
         written_forms: Mapping[str, str] | None = None,
         negations: frozenset[str] = frozenset(),
+        carry_over: LabelModel | None = None,
     ) -> None:
+        """`carry_over`: the label model of the index this one replaces. It is carried over instead of
+        fitting a new one, and `with_fitted_model` fits that (see bot/matching/label_model.py)."""
         if not phrasings:
             raise ValueError("cannot build an index without phrasings")
         self.settings = settings
@@ -164,21 +170,41 @@ class PhrasingIndex:
         self._char_idf = self._char_vectoriser.idf_
         self._char_ngrams = self._char_vectoriser.build_analyzer()
         self._char_offset = len(self._word_columns)
-        self._model, self._model_of_group = self._fit_label_model(matrix)
+        self._model_matrix: sp.csr_matrix | None = None  # kept until fitted, when the model is carried over
+        self.label_model, self._model_of_group = self._label_model(matrix, carry_over)
         # IDF of a feature no phrasing has: scikit-learn's smoothed IDF at document frequency 0.
         self._unseen_idf = float(np.log(1.0 + len(self.phrasings)) + 1.0)
 
-    def _fit_label_model(self, matrix: sp.csr_matrix) -> tuple[LabelModel | None, np.ndarray]:
-        """The label model and, for each (label, language) group, its label's column in the model.
+    @property
+    def model_carried_over(self) -> bool:
+        return self._model_matrix is not None
 
-        Fitted on the whole-word block only: with the character n-grams too it took ~0.9 s at every reload
-        of the seeded knowledge base (against ~0.03 s), for one held-out question more in four languages
-        and one fewer in Vietnamese."""
+    def with_fitted_model(self) -> PhrasingIndex:
+        """This index with its label model fitted, when it was carried over; else itself."""
+        if self._model_matrix is None:
+            return self
+        fitted = copy.copy(self)
+        fitted._model_matrix = None
+        fitted.label_model, fitted._model_of_group = fitted._label_model(self._model_matrix, None)
+        return fitted
+
+    def _label_model(
+        self, matrix: sp.csr_matrix, carry_over: LabelModel | None
+    ) -> tuple[LabelModel | None, np.ndarray]:
+        """The label model (fitted, or `carry_over` carried over) and, for each (label, language) group,
+        its label's column in the model. On the whole words, or with `model_char_ngrams` on every feature."""
         labels = {label for label, _ in self.groups}
         if self.settings.model_weight <= 0 or len(labels) > self.settings.model_max_labels:
             return None, np.empty(0, dtype=np.int64)
-        words = matrix[:, : self._char_offset]
-        model = LabelModel.fit(words, [p.label for p in self.phrasings], self.settings.model_strength)
+        features = [f"w {word}" for word in self._word_vectoriser.get_feature_names_out()]
+        if self.settings.model_char_ngrams:
+            features += [f"c {ngram}" for ngram in self._char_vectoriser.get_feature_names_out()]
+        row_labels = [p.label for p in self.phrasings]
+        if carry_over is not None:
+            self._model_matrix = matrix
+            model = carry_over.carried_over(row_labels, features)
+        else:
+            model = LabelModel.fit(matrix[:, : len(features)], row_labels, self.settings.model_strength, features)
         if model is None:
             return None, np.empty(0, dtype=np.int64)
         column = {label: i for i, label in enumerate(model.labels)}
@@ -317,9 +343,12 @@ class PhrasingIndex:
         a = self.settings.nearest_weight
         combined = a * nearest + (1 - a) * centroid
         model = np.zeros_like(combined)
-        if self._model is not None:
-            words = columns < self._char_offset  # the model's features
-            model = self._model.probabilities(columns[words], weights[words])[self._model_of_group]
+        if self.label_model is not None:
+            if self.settings.model_char_ngrams:
+                model = self.label_model.probabilities(columns, weights)[self._model_of_group]
+            else:
+                words = columns < self._char_offset  # the model's features
+                model = self.label_model.probabilities(columns[words], weights[words])[self._model_of_group]
             combined = (1 - self.settings.model_weight) * combined + self.settings.model_weight * model
         top = np.argsort(-combined)[:limit].tolist()
         starts = self._starts

@@ -9,14 +9,16 @@ benchmarks all call this, so they all see the same scores.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
 from bot.matching.index import Hit, IndexSettings, Phrasing, PhrasingIndex
-from bot.matching.normalise import NEGATIONS, normaliser_for
+from bot.matching.normalise import NEGATIONS, NormalToken, normaliser_for
 from bot.matching.synonyms import SynonymMap
 from bot.names import ENTITY_TICKET_ID, INTENT_INFORM
 
@@ -148,7 +150,10 @@ class Matcher:
         intent_examples: IntentExamples,
         settings: MatcherSettings = MatcherSettings(),
         data_patterns: Mapping[str, Sequence[re.Pattern[str]]] | None = None,
+        previous: Matcher | None = None,
     ) -> None:
+        """`previous`: the matcher this one replaces at a reload. Its label model is carried over until
+        `with_fitted_model` fits this one's (bot/matching/label_model.py)."""
         self.knowledge = knowledge
         self.settings = settings
         # The customer's data (order numbers, e-mails, ticket ids) is left out of phrasings and messages:
@@ -175,7 +180,12 @@ class Matcher:
         self._faq_ids = frozenset(knowledge.entries)
         extra = frozenset(w for synonyms in self._synonyms.values() for w in synonyms.variant_words)
         self.index = PhrasingIndex(
-            phrasings, settings.index, extra_vocabulary=extra, written_forms=written, negations=ALL_NEGATIONS
+            phrasings,
+            settings.index,
+            extra_vocabulary=extra,
+            written_forms=written,
+            negations=ALL_NEGATIONS,
+            carry_over=previous.index.label_model if previous is not None else None,
         )
         # Words of greetings, thanks and goodbyes that no FAQ question uses ("hi", "thanks"): without
         # them, what is left of a message is its question.
@@ -187,6 +197,14 @@ class Matcher:
             elif label in self._faq_ids:
                 other_words.update(*phrasing_words)
         self._courtesy_only_words = frozenset(courtesy_words - other_words)
+
+    def with_fitted_model(self) -> Matcher:
+        """This matcher with its own label model fitted, when it carried one over; else itself."""
+        if not self.index.model_carried_over:
+            return self
+        fitted = copy.copy(self)
+        fitted.index = self.index.with_fitted_model()
+        return fitted
 
     def calibrate(self, similarities: Sequence[float]) -> list[float]:
         """Calibrated scores of the labels whose raw similarities are given (see MatcherSettings)."""
@@ -398,7 +416,7 @@ class Matcher:
 
     def _phrasing(self, label: str, text: str, language: str, written: dict[str, str]) -> Phrasing:
         normaliser = normaliser_for(language)
-        tokens = normaliser.tokens(self.without_data(text)[0])
+        tokens = _phrasing_tokens(language, self.without_data(text)[0])
         words = tuple(part for token in tokens for part in token.norm.split())
         written.update(
             (token.written, token.norm)
@@ -424,6 +442,15 @@ class Matcher:
 
 
 ALL_NEGATIONS = frozenset().union(*NEGATIONS.values())
+
+
+@lru_cache(maxsize=32_768)
+def _phrasing_tokens(language: str, text: str) -> tuple[NormalToken, ...]:
+    """A phrasing's tokens: cached, because a reload reads thousands of phrasings again and an edit changes a few
+    (two thirds of indexing the seeded knowledge base went to tokenising). Tokens are immutable."""
+    return tuple(normaliser_for(language).tokens(text))
+
+
 VERBATIM = 0.999  # a phrasing's similarity to itself, up to rounding
 
 
