@@ -254,6 +254,30 @@ def test_a_description_that_mentions_stop_does_not_stop_a_form(matcher):
     assert matcher.match_words(words, in_form=True).ranking[0].label != "stop_form"
 
 
+@pytest.mark.parametrize(
+    "text, language, means",
+    [
+        ("Ứng dụng không mở được, cứ hiện màn hình trắng rồi tự tắt", "vi", "tech.app_crash"),
+        ("apknya loading terus gak masuk2, udah uninstall juga tetep gitu", "id", "tech.app_crash"),
+    ],
+)
+def test_a_problem_told_with_a_negation_is_not_a_no(matcher, text, language, means):
+    """"không" and "gak" are "no" alone; in a description they are a negation, and the description is matched."""
+    ranking = matcher.match(text, language).ranking
+    assert all(c.label not in ("deny", "affirm") for c in ranking)
+    assert ranking[0].label == means
+
+
+@pytest.mark.parametrize(
+    "text, language",
+    [("no", "en"), ("no it didn't help", "en"), ("no, still not working", "en"), ("không", "vi"),
+     ("không giúp được gì", "vi"), ("không, app vẫn không mở được", "vi"), ("gak", "id"), ("tidak membantu", "id"),
+     ("tak nak", "ms"), ("hindi", "tl")],
+)
+def test_a_no_is_still_a_no(matcher, text, language):
+    assert matcher.match(text, language).best.label == "deny"
+
+
 def test_a_typo_of_a_word_as_the_phrasings_write_it_is_read_as_its_lemma(matcher):
     # "adresses" is one letter from "addresses" (written in account.change_details' questions), two
     # from its lemma "address": repaired towards the written form, matched as the lemma.

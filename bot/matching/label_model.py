@@ -4,8 +4,9 @@ Similarity to phrasings says how close a message is to what editors wrote; it we
 word by how rare it is in the whole knowledge base, not by how much it says about one label against
 the others. A multinomial logistic regression (scikit-learn) fitted on the phrasings' vectors (whole
 words, and with `model_char_ngrams` character n-grams) learns that: with 100 phrasings per label
-(CLINC150) it lifts the top label's accuracy from 85 to 91 % (docs/benchmarks.md). Its probability is one share of a label's similarity (`model_weight`);
-the nearest phrasing stays the evidence an editor reads.
+(CLINC150) it lifts the top label's accuracy from 85 to 91 % (docs/benchmarks.md). Its probability
+is one share of a label's similarity (`model_weight`); the nearest phrasing stays the evidence an
+editor reads.
 
 A fit on the seeded knowledge base's words and character n-grams takes about a second. So that an
 editor's change is live at once, a reload first carries the last model over (`carried_over`: its

@@ -63,6 +63,11 @@ class MatcherSettings:
     form_intents: tuple[str, ...] = ("stop_form",)
     form_intent_margin: float = 0.1
     form_intent_min_similarity: float = 0.5
+    # Short answers are told by a whole phrasing: a message whose nearest phrasing of one of these is
+    # less similar than this is not that answer. "Ứng dụng không mở được, cứ hiện màn hình trắng" (the app
+    # does not open, a white screen) has "không" (no) in it and says something else.
+    short_answer_intents: tuple[str, ...] = ()
+    short_answer_min_similarity: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,7 @@ class Matcher:
         normaliser = normaliser_for(language)
         stop = [normaliser.is_stop(w) for w in words]
         found = self.index.search(words, 3 * self.settings.search_limit, stop)
-        found = [h for h in found if h.label not in exclude and not self._form_intent_by_chance(h)]
+        found = [h for h in found if h.label not in exclude and not self._short_answer_by_chance(h)]
         hits = self._verbatim_first(self._best_per_label(found, language))
         informative = self._informative(words, language)
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
@@ -326,11 +331,15 @@ class Matcher:
         top = replace(ranking[0], score=sum(c.score for c in together))
         return (top, *others, *(replace(c, score=0.0) for c in together[1:]))
 
-    def _form_intent_by_chance(self, hit: Hit) -> bool:
-        """A form intent ("stop") whose phrasings are all far from the message: a name or a description
-        that happens to share a word with them ("Robert'); DROP TABLE ..." and "drop it") is not a request
-        to stop, however sure the label model is that "drop" means stopping."""
-        return hit.label in self.settings.form_intents and hit.nearest < self.settings.form_intent_min_similarity
+    def _short_answer_by_chance(self, hit: Hit) -> bool:
+        """A form intent ("stop") or a short answer ("no") whose phrasings are all far from the message: a name
+        or a description that happens to share a word with them ("Robert'); DROP TABLE ..." and "drop it",
+        "apknya loading terus gak masuk2" and "gak") is not that intent, however sure the label model is that
+        the word tells it."""
+        settings = self.settings
+        if hit.label in settings.form_intents:
+            return hit.nearest < settings.form_intent_min_similarity
+        return hit.label in settings.short_answer_intents and hit.nearest < settings.short_answer_min_similarity
 
     def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A form intent close behind the top label takes the top, with both labels' scores.
