@@ -278,6 +278,13 @@ def test_a_no_is_still_a_no(matcher, text, language):
     assert matcher.match(text, language).best.label == "deny"
 
 
+def test_after_a_yes_or_no_question_a_complaint_with_a_negation_is_a_no(matcher):
+    """Asked "was this helpful?", "it still hasn't moved for a week" answers it; out of the blue it does not."""
+    words = matcher.match("it still hasn't moved for a week").words
+    assert matcher.match_words(words, yes_or_no_asked=True).best.label == "deny"
+    assert all(c.label != "deny" for c in matcher.match_words(words).ranking)
+
+
 def test_a_typo_of_a_word_as_the_phrasings_write_it_is_read_as_its_lemma(matcher):
     # "adresses" is one letter from "addresses" (written in account.change_details' questions), two
     # from its lemma "address": repaired towards the written form, matched as the lemma.

@@ -153,6 +153,14 @@ def test_was_this_helpful_is_recorded(bot):
     assert rows == [("account.reset_password", 1)]
 
 
+def test_a_complaint_after_was_this_helpful_is_a_no_and_out_of_the_blue_it_is_matched(bot):
+    sender = new_sender()
+    bot.say("where is my order", sender)
+    assert texts(bot.say("it still hasn't moved for a week", sender))[0].startswith("Sorry that didn't help.")
+    # The same words leaning on "not", with no question asked: matched as what they are about, never a "no".
+    assert bot.parse("Ứng dụng không mở được, cứ hiện màn hình trắng rồi tự tắt")["intent"]["name"] != "deny"
+
+
 def test_a_thumbs_up_after_an_answer_is_a_yes(bot):
     sender = new_sender()
     bot.say("how do i reset my password", sender)

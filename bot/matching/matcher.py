@@ -237,10 +237,13 @@ class Matcher:
         language: str = DEFAULT_LANGUAGE,
         in_form: bool = False,
         data: frozenset[str] = frozenset(),
+        yes_or_no_asked: bool = False,
     ) -> MatchResult:
         """Match already-normalised words (the tokenizer component's lemmas) of a message without its data.
 
-        `in_form`: a form is running; `data`: the entities of the data the message had (`DATA_ENTITIES`).
+        `in_form`: a form is running; `data`: the entities of the data the message had (`DATA_ENTITIES`);
+        `yes_or_no_asked`: the bot's last message asked yes or no ("was this helpful?"), so a reply that
+        only leans on a "no" word ("it still hasn't moved") is a no.
         "inform" is giving data: without an e-mail, phone or order number, "my email is" asks something."""
         exclude = frozenset() if data - {ENTITY_TICKET_ID} else frozenset({INTENT_INFORM})
         normaliser = normaliser_for(language)
@@ -253,7 +256,7 @@ class Matcher:
                 repairs[word] = fixed
         if language in self._synonyms:
             repaired = list(self._synonyms[language].apply(repaired))
-        ranking = self._ranking(repaired, language, exclude)
+        ranking = self._ranking(repaired, language, exclude, yes_or_no_asked)
         if ranking and ranking[0].label in self.settings.courtesy_intents:
             ranking = self._question_after_courtesy(repaired, language, ranking[0].label, exclude) or ranking
             ranking = self._courtesy_together(ranking)
@@ -267,11 +270,13 @@ class Matcher:
             unseen=self.index.unseen(repaired),
         )
 
-    def _ranking(self, words: Sequence[str], language: str, exclude: frozenset[str]) -> tuple[Candidate, ...]:
+    def _ranking(
+        self, words: Sequence[str], language: str, exclude: frozenset[str], yes_or_no_asked: bool = False
+    ) -> tuple[Candidate, ...]:
         normaliser = normaliser_for(language)
         stop = [normaliser.is_stop(w) for w in words]
         found = self.index.search(words, 3 * self.settings.search_limit, stop)
-        found = [h for h in found if h.label not in exclude and not self._short_answer_by_chance(h)]
+        found = [h for h in found if h.label not in exclude and not self._short_answer_by_chance(h, yes_or_no_asked)]
         hits = self._verbatim_first(self._best_per_label(found, language))
         informative = self._informative(words, language)
         vague = informative if len(words) == len(informative) or not self._clearly_closest(hits) else frozenset()
@@ -331,15 +336,17 @@ class Matcher:
         top = replace(ranking[0], score=sum(c.score for c in together))
         return (top, *others, *(replace(c, score=0.0) for c in together[1:]))
 
-    def _short_answer_by_chance(self, hit: Hit) -> bool:
+    def _short_answer_by_chance(self, hit: Hit, yes_or_no_asked: bool) -> bool:
         """A form intent ("stop") or a short answer ("no") whose phrasings are all far from the message: a name
         or a description that happens to share a word with them ("Robert'); DROP TABLE ..." and "drop it",
         "apknya loading terus gak masuk2" and "gak") is not that intent, however sure the label model is that
-        the word tells it."""
+        the word tells it. Unless the bot has just asked yes or no: then a "no" word is likely the answer."""
         settings = self.settings
         if hit.label in settings.form_intents:
             return hit.nearest < settings.form_intent_min_similarity
-        return hit.label in settings.short_answer_intents and hit.nearest < settings.short_answer_min_similarity
+        if yes_or_no_asked or hit.label not in settings.short_answer_intents:
+            return False
+        return hit.nearest < settings.short_answer_min_similarity
 
     def _prefer_form_intents(self, ranking: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         """A form intent close behind the top label takes the top, with both labels' scores.

@@ -23,6 +23,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -37,6 +38,8 @@ from bot.names import (
     DATA_ENTITIES,
     ENTITY_TICKET_ID,
     FAQ_KEY,
+    INTENT_AFFIRM,
+    INTENT_DENY,
     INTENT_INFORM,
     INTENT_TICKET_STATUS,
     LANGUAGE_KEY,
@@ -90,12 +93,13 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: list[Message], tracker: DialogueStateTracker | None = None) -> list[Message]:
         matcher = self._live.current()  # one version of the knowledge base for the whole batch
         in_form = bool(tracker and tracker.active_loop_name)  # "cancel" in a form stops the form
+        yes_or_no_asked = _yes_or_no_asked(tracker)
         for message in messages:
             language = message.get(LANGUAGE_KEY) or self._config["default_language"]
             data = _data_entities(message)
             words = [part for token in _tokens_around(message, data) for part in token.lemma.split()]
             given = frozenset(entity for entity, _, _ in data)
-            result = matcher.match_words(words, language, in_form=in_form, data=given)
+            result = matcher.match_words(words, language, in_form=in_form, data=given, yes_or_no_asked=yes_or_no_asked)
             best = result.best
             intent = {"name": best.intent, "confidence": best.score} if best else {"name": None, "confidence": 0.0}
             ranking = [{"name": c.intent, "confidence": c.score, "label": c.label} for c in result.ranking]
@@ -114,6 +118,17 @@ class FuzzyFaqClassifier(GraphComponent, IntentClassifier):
 
     def process_training_data(self, training_data: Any) -> Any:
         return training_data
+
+
+def _yes_or_no_asked(tracker: DialogueStateTracker | None) -> bool:
+    """The bot's last message, since the customer's last one, offered Yes and No ("Was this helpful?")."""
+    for event in reversed(tracker.events if tracker is not None else ()):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered):
+            payloads = {button.get("payload") for button in (event.data or {}).get("buttons") or []}
+            return {f"/{INTENT_AFFIRM}", f"/{INTENT_DENY}"} <= payloads
+    return False
 
 
 def _data_entities(message: Message) -> list[tuple[str, int, int]]:
