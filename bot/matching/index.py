@@ -344,11 +344,8 @@ class PhrasingIndex:
         combined = a * nearest + (1 - a) * centroid
         model = np.zeros_like(combined)
         if self.label_model is not None:
-            if self.settings.model_char_ngrams:
-                model = self.label_model.probabilities(columns, weights)[self._model_of_group]
-            else:
-                words = columns < self._char_offset  # the model's features
-                model = self.label_model.probabilities(columns[words], weights[words])[self._model_of_group]
+            known = columns < len(self.label_model.features)  # the model's features lead the index's columns
+            model = self.label_model.probabilities(columns[known], weights[known])[self._model_of_group]
             combined = (1 - self.settings.model_weight) * combined + self.settings.model_weight * model
         top = np.argsort(-combined)[:limit].tolist()
         starts = self._starts
