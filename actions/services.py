@@ -25,6 +25,7 @@ _lock = threading.Lock()
 _knowledge: LiveValue[KnowledgeBase] | None = None
 _engine: Engine | None = None
 _mail_worker: OutboxWorker | None = None
+_outbox_started = False
 
 
 def knowledge() -> KnowledgeBase:
@@ -43,17 +44,26 @@ def knowledge() -> KnowledgeBase:
     return _knowledge.current()
 
 
-def engine() -> Engine:
-    """The product database; the first use also starts delivering the outbox (e-mail, webhooks) when configured."""
-    global _engine, _mail_worker
+def database() -> Engine:
+    """The product database, migrated, and nothing else: the Rasa process stores feedback with it (its
+    actions never write to the outbox, so it delivers none)."""
+    global _engine
     with _lock:
         if _engine is None:
             settings = load_settings()
-            engine = create_engine(settings.database_url, timeout=settings.database_timeout)
-            # Before `_engine` is set: a bad mail or webhook setting fails every use, not just the first.
-            _mail_worker = start_mail_worker(engine)
-            _engine = engine
+            _engine = create_engine(settings.database_url, timeout=settings.database_timeout)
     return _engine
+
+
+def engine() -> Engine:
+    """The product database; the first use also starts delivering the outbox (e-mail, webhooks) when configured."""
+    global _mail_worker, _outbox_started
+    product = database()
+    with _lock:
+        if not _outbox_started:
+            _mail_worker = start_mail_worker(product)  # a bad mail or webhook setting fails every use
+            _outbox_started = True
+    return product
 
 
 @lru_cache(maxsize=1)

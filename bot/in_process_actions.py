@@ -6,9 +6,10 @@ body both ways, a new connection, schema validation), and made every answer depe
 server being up. The same `actions/` code runs here through rasa-sdk's own `ActionExecutor`, with
 the same request and response as over HTTP, so an action behaves the same wherever it runs.
 
-Which actions: endpoints.yml `action_endpoint: {in_process_actions: [...]}`. Actions that write to
-the product database (tickets, handoffs, feedback) stay on the action server, where the outbox
-worker lives.
+Which actions: endpoints.yml `action_endpoint: {in_process_actions: [...]}`. "Was this helpful?"
+runs here too: it is one INSERT into the product database, and over HTTP it cost the Rasa process
+more than a whole question; offering a person is one reply. Tickets and handoffs stay on the
+action server, where the outbox worker lives.
 """
 
 from __future__ import annotations

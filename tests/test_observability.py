@@ -241,16 +241,17 @@ def test_messages_and_what_the_knowledge_base_gave_are_counted(bot: RunningBot) 
     assert "30 days" in bot.say("how long do i have to return something", faq_sender)[0]["text"]
     assert bot.say("qwzx blorp fnord", uuid.uuid4().hex)[0]["text"].startswith("Sorry")
     bot.say("hello", uuid.uuid4().hex)
-    bot.say("yes", faq_sender)  # "was this helpful?": the feedback action runs on the action server
+    bot.say("yes", faq_sender)  # "was this helpful?"
     assert "buttons" in bot.say("return", uuid.uuid4().hex)[0]  # one vague word: "did you mean"
+    bot.say("i want to talk to a person", uuid.uuid4().hex)  # the handoff runs on the action server
 
     after = scrape(bot.url)
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    assert delta("supportbot_messages_total", channel="rest", outcome="ok") == 5
-    assert delta("supportbot_message_duration_seconds_count", channel="rest") == 5
+    assert delta("supportbot_messages_total", channel="rest", outcome="ok") == 6
+    assert delta("supportbot_message_duration_seconds_count", channel="rest") == 6
     assert delta("supportbot_message_duration_seconds_sum", channel="rest") > 0
     assert delta("supportbot_faq_lookups_total", language="en", result="hit") == 1
     assert delta("supportbot_faq_lookups_total", language="en", result="miss") == 1
@@ -258,10 +259,10 @@ def test_messages_and_what_the_knowledge_base_gave_are_counted(bot: RunningBot) 
     assert value(after, "supportbot_database_up") == 1
 
     actions_after = scrape(action_server(bot))
-    feedback = {"action": "action_record_feedback", "outcome": "ok"}
-    was = actions_before.get(("supportbot_action_runs_total", frozenset(feedback.items())), 0.0)
-    assert value(actions_after, "supportbot_action_runs_total", **feedback) == was + 1
-    assert value(actions_after, "supportbot_action_duration_seconds_count", action="action_record_feedback") >= 1
+    handoff = {"action": "action_start_handoff", "outcome": "ok"}
+    was = actions_before.get(("supportbot_action_runs_total", frozenset(handoff.items())), 0.0)
+    assert value(actions_after, "supportbot_action_runs_total", **handoff) == was + 1
+    assert value(actions_after, "supportbot_action_duration_seconds_count", action="action_start_handoff") >= 1
 
 
 def test_the_outbox_backlog_gauge_shows_a_pending_delivery(bot: RunningBot) -> None:

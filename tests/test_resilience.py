@@ -40,19 +40,35 @@ def test_faq_answers_do_not_need_the_action_server(bot_without_actions, knowledg
     assert replies[-1]["text"] == bot_says("utter_ask_helpful")
 
 
+def test_was_this_helpful_is_recorded_without_the_action_server(bot_without_actions):
+    """Also run in the Rasa process: one INSERT into the product database."""
+    bot, sender = bot_without_actions, uuid.uuid4().hex
+    bot.say("how long do i have to return something", sender)
+    assert [m.get("text") for m in bot.say("yes", sender)] == [bot_says("utter_feedback_thanks")]
+    with sqlite3.connect(bot.workdir / "var" / "supportbot.db") as database:
+        stored = database.execute("select faq_id, helpful from faq_feedback where conversation_id = ?", (sender,))
+        assert stored.fetchall() == [("returns.policy", 1)]
+
+
 def test_what_needs_the_action_server_gets_an_apology_and_the_message_is_kept(bot_without_actions, knowledge):
     """The apology says nothing is lost and offers the alternatives: questions, or the shop's e-mail."""
     bot, sender = bot_without_actions, uuid.uuid4().hex
     bot.say("how long do i have to return something", sender)
-    # "Was this helpful?" - "yes" is recorded in the database by the action server.
     apology = bot_says("utter_technical_problem", support_email=knowledge.fact("support_email", "en"))
-    assert [m.get("text") for m in bot.say("yes", sender)] == [apology]
+    # A person is queued by the action server (the handoff is written with its outbox deliveries).
+    assert [m.get("text") for m in bot.say("i want to talk to a person", sender)] == [apology]
     assert "help@kedailumina.example" in apology
-    malay = bot.say("saya nak buat tiket aduan", sender)
+    # A complaint is answered and a person offered, in Malay; taking the offer needs the action server.
+    assert "buttons" in bot.say("saya nak buat tiket aduan", sender)[-1]
     malay_email = knowledge.fact("support_email", "ms")
-    assert malay[-1]["text"] == bot_says("utter_technical_problem", "ms", support_email=malay_email)
+    assert bot.say("ya", sender)[-1]["text"] == bot_says("utter_technical_problem", "ms", support_email=malay_email)
     said = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
-    assert said == ["how long do i have to return something", "yes", "saya nak buat tiket aduan"]
+    assert said == [
+        "how long do i have to return something",
+        "i want to talk to a person",
+        "saya nak buat tiket aduan",
+        "ya",
+    ]
 
 
 def test_responses_that_need_no_action_server_still_work(bot_without_actions):
@@ -143,13 +159,14 @@ def test_a_hung_action_server_gets_an_apology_after_the_timeout_and_the_chat_goe
     apology = bot_says("utter_technical_problem", support_email=knowledge.fact("support_email", "en"))
     action_server.send_signal(signal.SIGSTOP)  # hung: connections are accepted, nothing is answered
     try:
-        assert [m.get("text") for m in bot.say("yes", sender)] == [apology]  # "was this helpful?": recorded there
+        # A person is queued by the action server.
+        assert [m.get("text") for m in bot.say("i want to talk to a person", sender)] == [apology]
         first_paragraph = knowledge.answer("orders.track", "en").split("\n\n")[0]
         assert bot.say("how do i track my order", sender)[0]["text"] == first_paragraph
     finally:
         action_server.send_signal(signal.SIGCONT)
     said = [e["text"] for e in bot.tracker(sender)["events"] if e["event"] == "user"]
-    assert said == ["how long do i have to return something", "yes", "how do i track my order"]
+    assert said == ["how long do i have to return something", "i want to talk to a person", "how do i track my order"]
 
 
 def test_a_ticket_stored_late_by_a_hung_action_server_is_not_stored_twice_when_the_customer_retries(
