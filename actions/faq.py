@@ -193,9 +193,7 @@ class ActionRecordFeedback(Action):
     def name(self) -> str:
         return ACTION_RECORD_FEEDBACK
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         helpful = (tracker.latest_message.get("intent") or {}).get("name") == INTENT_AFFIRM
         language = language_of(tracker)
         entry_id = tracker.get_slot(SLOT_LAST_FAQ)
