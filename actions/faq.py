@@ -10,6 +10,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import services
 from bot.handoff.upset import detect_upset
@@ -178,7 +179,7 @@ class ActionSmallTalk(Action):
 def store_feedback(feedback: Feedback) -> None:
     try:
         record_feedback(services.database(), feedback)
-    except StorageError:
+    except (StorageError, SQLAlchemyError):  # the latter: the database was down when first opened
         # The answer is still in the tracker's events; losing the tally is not worth an error message.
         logger.exception("feedback for %s not stored", feedback.faq_id)
 

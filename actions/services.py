@@ -1,4 +1,5 @@
-"""The action server's clients: the live knowledge base and the database.
+"""The actions' clients, on the action server and for the actions run in the Rasa process: the live
+knowledge base and the database.
 
 Built on first use (never at import), once per process, from `bot.settings`.
 """

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from actions import services
+from actions.faq import store_feedback
 from bot.storage import database
 from bot.storage.database import (
     StorageError,
@@ -27,6 +29,22 @@ def test_feedback_is_committed_to_the_file(tmp_path):
     record_feedback(create_engine(url), Feedback("c1", "returns.policy", True, "en"))
     # A new engine on the same file sees it: it was committed, not held in memory.
     assert feedback_for(create_engine(url), "c1") == [Feedback("c1", "returns.policy", True, "en")]
+
+
+def test_the_feedback_action_stores_its_answer_and_only_logs_a_database_it_cannot_open(tmp_path, monkeypatch, caplog):
+    """"Was this helpful?" runs in the Rasa process: a database that is down must not cost the customer a reply."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    monkeypatch.setattr(services, "database", lambda: create_engine(url))
+    store_feedback(Feedback("c1", "returns.policy", False, "ms"))
+    assert feedback_for(create_engine(url), "c1") == [Feedback("c1", "returns.policy", False, "ms")]
+
+    def database_down() -> sa.engine.Engine:
+        raise sa.exc.OperationalError("connect", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(services, "database", database_down)
+    store_feedback(Feedback("c2", "returns.policy", True, "en"))
+    assert "feedback for returns.policy not stored" in caplog.text
+    assert feedback_for(create_engine(url), "c2") == []
 
 
 def test_a_failed_transaction_rolls_back_and_raises_storage_error(tmp_path):
