@@ -124,3 +124,26 @@ def test_held_out_conversations_are_followed_message_by_message(detector, langua
                 wrong.append((message["text"], message["lang"], previous))
     messages = sum(len(c["messages"]) for c in document["conversations"])
     assert len(wrong) <= 0.05 * messages, wrong
+
+
+def test_skipping_lingua_never_changes_the_language(detector, monkeypatch):
+    """Lingua is skipped when the lexicon's lead is beyond what its confidence could overturn; asking it
+    every time must give the same language for every held-out message, after every previous language."""
+    texts = [
+        case["text"]
+        for language in ("en", "ms", "id", "tl", "vi")
+        for case in yaml.safe_load((ROOT / "tests" / "data" / f"heldout_{language}.yml").read_text())["cases"]
+    ]
+    previous_languages = ("en", "ms", "id", "tl", "vi")
+    with_shortcut = [detector.detect(text, previous).language for text in texts for previous in previous_languages]
+    decided = [0]
+    original = LanguageDetector._decided_without_lingua
+
+    def counting(self, scores):
+        decided[0] += original(self, scores)
+        return False
+
+    monkeypatch.setattr(LanguageDetector, "_decided_without_lingua", counting)
+    always_lingua = [detector.detect(text, previous).language for text in texts for previous in previous_languages]
+    assert with_shortcut == always_lingua
+    assert decided[0] > len(texts)  # the shortcut is taken: most messages have a clear lead

@@ -142,17 +142,24 @@ class LanguageDetector:
         if previous in LANGUAGES and (not evidence or too_short):
             return Detection(previous, 1.0, {lang: float(lang == previous) for lang in LANGUAGES}, kept=True)
         scores = self.lexicon.log_likelihoods(words)
-        if evidence:
-            for value in self._lingua.compute_language_confidence_values(text):
-                language = _LINGUA[value.language]
-                scores[language] += self.settings.lingua_weight * math.log(value.value + 0.01)
         if previous in LANGUAGES:
             others = (1.0 - self.settings.stickiness) / (len(LANGUAGES) - 1)
             for language in LANGUAGES:
                 scores[language] += math.log(self.settings.stickiness if language == previous else others)
+        if evidence and not self._decided_without_lingua(scores):
+            for value in self._lingua.compute_language_confidence_values(text):
+                language = _LINGUA[value.language]
+                scores[language] += self.settings.lingua_weight * math.log(value.value + 0.01)
         probabilities = _softmax(scores)
         best = max(probabilities, key=probabilities.__getitem__)
         return Detection(best, probabilities[best], probabilities, kept=best == previous)
+
+    def _decided_without_lingua(self, scores: Mapping[str, float]) -> bool:
+        """Whether lingua could not change the winner: it adds weight x log(confidence + 0.01) to each
+        language, a spread of at most weight x log(101), so a larger lead is decided. Lingua is the largest
+        part of detecting (~0.3 ms a message); the confidence reported then leaves its evidence out."""
+        best, second = sorted(scores.values(), reverse=True)[:2]
+        return best - second > self.settings.lingua_weight * math.log(101.0)
 
 
 def _softmax(scores: Mapping[str, float]) -> dict[str, float]:
