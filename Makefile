@@ -11,7 +11,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 # The widget's npm packages: the socket.io client it loads, and axe-core for its accessibility test.
 WIDGET_PACKAGES := widget/node_modules/.installed
 
-.PHONY: run test install train lint bench bench-scale bench-length bench-languages lock clean audit
+.PHONY: run test install train lint bench bench-scale bench-length bench-floor bench-languages lock clean audit
 
 run: $(MODEL) $(WIDGET_PACKAGES)
 	$(BIN)/python -m bot.serve
@@ -75,6 +75,11 @@ bench-scale: $(MODEL)
 # rewrites only its section of docs/benchmarks.md.
 bench-length: $(MODEL)
 	$(BIN)/python -m benchmarks.conversation_length
+
+# Rasa's own cost per message: a do-nothing bot under stock `rasa run` and under our runtime, against the
+# product, at 20 and 100 REST customers (~4 min); rewrites only its section of docs/benchmarks.md.
+bench-floor: $(MODEL)
+	$(BIN)/python -m benchmarks.rasa_floor
 
 # Accuracy per language and language detection against Rasa's default pipeline (~15 min):
 # rewrites only the "Five languages" section of docs/benchmarks.md.

@@ -38,6 +38,7 @@ from benchmarks import (
     languages,
     latency,
     rasa_default,
+    rasa_floor,
     report,
     scale_report,
 )
@@ -115,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                              + languages.END + "\n")
     else:
         languages.main(["--out", str(out)] + (["--quick"] if args.quick else []))
-    # Sections other benchmarks write (`make bench-scale`, `make bench-length`, `benchmarks.clinc --docs`): kept.
+    # Sections other benchmarks write (`make bench-scale`, `make bench-length`, `make bench-floor`,
+    # `benchmarks.clinc --docs`): kept.
     kept_sections = [(scale_report.START, scale_report.END), (conversation_length.START, conversation_length.END),
-                     (clinc.START, clinc.END)]
+                     (rasa_floor.START, rasa_floor.END), (clinc.START, clinc.END)]
     for start, end in kept_sections:
         if start in previous and end in previous:
             kept = previous.split(start, 1)[1].split(end, 1)[0]
