@@ -85,6 +85,11 @@ def test_an_agent_takes_a_chat_replies_and_hands_it_back_with_the_keyboard_only(
     assert bot_texts.locator("strong").count() > 0
     assert not any("**" in text for text in bot_texts.all_inner_texts())
     assert "KL-20481234" in console.locator("#packet-fields").inner_text()
+    # The packet's column is narrow: its FAQ table (ids, the customer's words) wraps instead of running off it.
+    console.locator("#faq tbody tr").first.wait_for()
+    scroll_width, client_width = console.locator("#packet").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert scroll_width <= client_width, console.locator("#faq").evaluate(
+        "t => [...t.rows[0].cells].map(c => c.getBoundingClientRect().width)")
     shop.get_by_text(bot_says("utter_handoff_agent_joined", agent_name="Maya Tan")).wait_for()
 
     tab_to(console, "#reply")
