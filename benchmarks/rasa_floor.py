@@ -111,10 +111,12 @@ def write_floor_project(folder: Path) -> None:
 
 def train_floor(folder: Path) -> Path:
     rasa = Path(sys.executable).with_name("rasa")
-    subprocess.run(
+    done = subprocess.run(
         [str(rasa), "train", "--fixed-model-name", "floor", "--out", "models"],
-        cwd=folder, check=True, capture_output=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        cwd=folder, capture_output=True, text=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"training the floor bot failed ({done.returncode}): {(done.stdout + done.stderr)[-2000:]}")
     return folder / "models" / "floor.tar.gz"
 
 
