@@ -77,7 +77,7 @@ bench-length: $(MODEL)
 	$(BIN)/python -m benchmarks.conversation_length
 
 # Rasa's own cost per message: a do-nothing bot under stock `rasa run` and under our runtime, against the
-# product, at 20 and 100 REST customers (~4 min); rewrites only its section of docs/benchmarks.md.
+# product, at 20 and 100 REST customers (~3 min); rewrites only its section of docs/benchmarks.md.
 bench-floor: $(MODEL)
 	$(BIN)/python -m benchmarks.rasa_floor
 
