@@ -140,6 +140,7 @@ def test_an_agent_picks_malay_and_the_whole_console_follows_at_once_and_after_a_
 
     # A customer asks for a person: the queue item, the claimed chat and its packet are in Malay.
     sender = f"languages-{time.monotonic_ns()}"
+    handoff_bot.say("how do I track my order?", sender)  # a row in the packet's FAQ table
     handoff_bot.say("I want to talk to a person", sender)
     handoff_id = page.evaluate(
         """async sender => {
@@ -165,6 +166,13 @@ def test_an_agent_picks_malay_and_the_whole_console_follows_at_once_and_after_a_
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "ms.png")
+
+    # The packet's column is narrow; its FAQ table's headings are longer in some languages ("Iba pang
+    # pagpipilian"): in every one it must wrap within the column, not run off its edge.
+    for language in LANGUAGES:
+        page.locator("#console-language").select_option(language)
+        expect(page.locator("#faq tbody tr").first).to_be_visible()
+        assert page.locator("#packet").evaluate("e => e.scrollWidth <= e.clientWidth"), language
 
     # Another language at once, without a reload: the open chat, its packet and the notice too.
     page.locator("#console-language").select_option("en")
