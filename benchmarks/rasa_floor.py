@@ -45,7 +45,9 @@ import yaml
 
 from benchmarks.loadtest_monitor import cpu_seconds
 from benchmarks.scale_report import splice_between
-from benchmarks.servers import Server, _spawn, _wait_until_up, start_ours
+from benchmarks.servers import Server, _spawn, _wait_until_up, start_anchor, start_ours
+from bot.evaluation import load_cases
+from bot.language.detection import LANGUAGES
 from tests.servers import MODEL, ROOT, free_port
 
 START, END = "<!-- floor:start -->", "<!-- floor:end -->"
@@ -53,8 +55,6 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "results"
 MESSAGES_PER_CUSTOMER = 4
 WARM_UP_SECONDS = 3.0
-LANGUAGES = ("en", "ms", "id", "tl", "vi")
-
 FLOOR_PROJECT = {
     "config.yml": {
         "recipe": "default.v1",
@@ -120,26 +120,25 @@ def train_floor(folder: Path) -> Path:
     return folder / "models" / "floor.tar.gz"
 
 
-def start_floor(folder: Path, model: Path, our_runtime: bool) -> Server:
-    """The floor bot under stock `rasa run`, or under `bot.server` with the product's stores."""
+def start_floor(folder: Path, model: Path) -> Server:
+    """The floor bot under `bot.server`, with the product's tracker and lock stores. (Stock `rasa run`
+    is `benchmarks.servers.start_anchor` on the floor's project.)"""
     port, token = free_port(), secrets.token_urlsafe(24)
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SANIC_HOST": "127.0.0.1"}
-    if our_runtime:
-        endpoints = folder / "endpoints.yml"
-        stores = copy.deepcopy(OUR_RUNTIME_ENDPOINTS)
-        stores["tracker_store"]["db"] = str(folder / f"tracker-{port}.db")
-        endpoints.write_text(yaml.safe_dump(stores), encoding="utf-8")
-        env.update(
-            SUPPORTBOT_API_TOKEN=token, SUPPORTBOT_SUPPORT_CONFIG=str(ROOT / "support.yml"), PYTHONPATH=str(ROOT)
-        )
-        command = [sys.executable, "-m", "bot.server", "--model", str(model), "--port", str(port),
-                   "--endpoints", str(endpoints), "--credentials", "credentials.yml"]
-    else:
-        rasa = Path(sys.executable).with_name("rasa")
-        command = [str(rasa), "run", "--enable-api", f"--auth-token={token}", "-i", "127.0.0.1", "-p", str(port),
-                   "-m", str(model), "--credentials", "credentials.yml"]
-    name = "floor, our runtime" if our_runtime else "floor, stock Rasa"
-    server = Server(name, f"http://127.0.0.1:{port}", token, {})
+    endpoints = folder / "endpoints.yml"
+    stores = copy.deepcopy(OUR_RUNTIME_ENDPOINTS)
+    stores["tracker_store"]["db"] = str(folder / f"tracker-{port}.db")
+    endpoints.write_text(yaml.safe_dump(stores), encoding="utf-8")
+    env = {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SANIC_HOST": "127.0.0.1",
+        "SUPPORTBOT_API_TOKEN": token,
+        "SUPPORTBOT_SUPPORT_CONFIG": str(ROOT / "support.yml"),
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "bot.server", "--model", str(model), "--port", str(port),
+               "--endpoints", str(endpoints), "--credentials", "credentials.yml"]
+    server = Server("floor, our runtime", f"http://127.0.0.1:{port}", token, {})
     started = time.perf_counter()
     try:
         server.processes["rasa"] = _spawn(command, folder, env, folder / f"{port}.log")
@@ -151,13 +150,16 @@ def start_floor(folder: Path, model: Path, our_runtime: bool) -> Server:
     return server
 
 
+def start_floor_stock(folder: Path, model: Path) -> Server:
+    server = start_anchor(folder, model, folder / "stock-logs")
+    server.name = "floor, stock Rasa"
+    return server
+
+
 def faq_questions() -> list[str]:
     """Held-out phrasings of FAQ entries (ids have a dot), five languages."""
-    texts = []
-    for language in LANGUAGES:
-        cases = yaml.safe_load((ROOT / "tests" / "data" / f"heldout_{language}.yml").read_text(encoding="utf-8"))
-        texts += [case["text"] for case in cases["cases"] if "." in str(case.get("expect", ""))]
-    return texts
+    cases = [case for language in LANGUAGES for case in load_cases(ROOT / "tests" / "data" / f"heldout_{language}.yml")]
+    return [case.text for case in cases if "." in case.expect]
 
 
 async def _customer(
@@ -216,8 +218,8 @@ def run(customer_levels: list[int], seconds: float) -> dict:
         model = train_floor(folder)
         (folder / "ours").mkdir()
         servers: list[tuple[Callable[[], Server], Callable[[], str]]] = [
-            (lambda: start_floor(folder, model, our_runtime=False), lambda: rng.choice(greetings)),
-            (lambda: start_floor(folder, model, our_runtime=True), lambda: rng.choice(greetings)),
+            (lambda: start_floor_stock(folder, model), lambda: rng.choice(greetings)),
+            (lambda: start_floor(folder, model), lambda: rng.choice(greetings)),
             (lambda: start_ours(folder / "ours", MODEL, folder / "ours-logs"), lambda: rng.choice(questions)),
         ]
         for start, next_text in servers:

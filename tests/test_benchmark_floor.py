@@ -19,7 +19,7 @@ def floor_model(tmp_path_factory):
 
 def test_the_floor_bot_answers_under_our_runtime_and_is_measured(floor_model):
     folder, model = floor_model
-    server = rasa_floor.start_floor(folder, model, our_runtime=True)
+    server = rasa_floor.start_floor(folder, model)
     try:
         texts = itertools.cycle(["hello", "bye", "what?"])  # "what?" has no keyword: the fallback, no reply
         level = asyncio.run(rasa_floor.load(server, customers=2, seconds=1.0, next_text=lambda: next(texts)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from bot.evaluation import load_cases
 from bot.knowledge.intents import load_intent_examples
-from bot.language.detection import LanguageDetector
+from bot.language.detection import LANGUAGES, LanguageDetector
 from bot.matching.normalise import normaliser_for
 from tests.conftest import ROOT
 
@@ -129,13 +130,9 @@ def test_held_out_conversations_are_followed_message_by_message(detector, langua
 def test_skipping_lingua_never_changes_the_language(detector, monkeypatch):
     """Lingua is skipped when the lexicon's lead is beyond what its confidence could overturn; asking it
     every time must give the same language for every held-out message, after every previous language."""
-    texts = [
-        case["text"]
-        for language in ("en", "ms", "id", "tl", "vi")
-        for case in yaml.safe_load((ROOT / "tests" / "data" / f"heldout_{language}.yml").read_text())["cases"]
-    ]
-    previous_languages = ("en", "ms", "id", "tl", "vi")
-    with_shortcut = [detector.detect(text, previous).language for text in texts for previous in previous_languages]
+    held_out = [load_cases(ROOT / "tests" / "data" / f"heldout_{language}.yml") for language in LANGUAGES]
+    texts = [case.text for cases in held_out for case in cases]
+    with_shortcut = [detector.detect(text, previous).language for text in texts for previous in LANGUAGES]
     decided = [0]
     original = LanguageDetector._decided_without_lingua
 
@@ -144,6 +141,6 @@ def test_skipping_lingua_never_changes_the_language(detector, monkeypatch):
         return False
 
     monkeypatch.setattr(LanguageDetector, "_decided_without_lingua", counting)
-    always_lingua = [detector.detect(text, previous).language for text in texts for previous in previous_languages]
+    always_lingua = [detector.detect(text, previous).language for text in texts for previous in LANGUAGES]
     assert with_shortcut == always_lingua
     assert decided[0] > len(texts)  # the shortcut is taken: most messages have a clear lead
