@@ -254,23 +254,47 @@ def test_options_come_from_the_script_tag_and_the_page_language(context, widget_
     assert message_text(bot_messages(page).last) == bot_says("utter_ask_helpful", "ms")
 
 
+def stored_state(page: playwright.Page, url: str) -> dict:
+    return json.loads(page.evaluate(f"localStorage.getItem('supportbot:{url}')"))
+
+
 def test_what_is_typed_while_offline_is_sent_when_the_connection_is_back(page, context, widget_bot):
     open_chat(page)
+    # The greeting's acknowledgement arrives after its reply: wait for it, or the greeting is still unsent.
+    page.wait_for_function(
+        "key => JSON.parse(localStorage.getItem(key)).pending.length === 0", arg=f"supportbot:{widget_bot.url}"
+    )
     context.set_offline(True)
     page.locator(".sb-status").filter(has_text="Reconnecting").wait_for()
     page.locator("#sb-input").fill("how do i return an item")
     page.locator("#sb-input").press("Enter")
     assert page.locator(".sb-msg.sb-user.sb-pending").inner_text().endswith("how do i return an item")
-    stored = json.loads(page.evaluate(f"localStorage.getItem('supportbot:{widget_bot.url}')"))
-    assert [p["message"] for p in stored["pending"]] == ["how do i return an item"]
+    assert [p["message"] for p in stored_state(page, widget_bot.url)["pending"]] == ["how do i return an item"]
     time.sleep(1)
     assert bot_messages(page).count() == 1  # nothing answered while offline
     context.set_offline(False)
     wait_for_bot_messages(page, 2)
     page.locator(".sb-pending").first.wait_for(state="detached")
-    stored = json.loads(page.evaluate(f"localStorage.getItem('supportbot:{widget_bot.url}')"))
-    assert stored["pending"] == []
+    assert stored_state(page, widget_bot.url)["pending"] == []
     assert page.locator(".sb-msg.sb-user").count() == 1  # sent once
+
+
+def test_a_message_whose_acknowledgement_was_lost_is_not_shown_or_answered_twice(page, widget_bot):
+    open_chat(page)
+    ask(page, "how do i track my order")
+    shown = page.locator(".sb-log").inner_text()
+    # The server answered, but the browser never heard "ok": the message is still stored as unsent.
+    message_id = page.locator(".sb-msg.sb-user").first.get_attribute("data-id")
+    key = f"supportbot:{widget_bot.url}"
+    state = stored_state(page, widget_bot.url)
+    state["pending"] = [{"id": message_id, "message": "how do i track my order", "metadata": {}, "tried": True}]
+    page.evaluate("([key, value]) => localStorage.setItem(key, value)", [key, json.dumps(state)])
+    page.reload()
+    page.locator(".sb-msg.sb-user").first.wait_for()
+    page.wait_for_function("key => JSON.parse(localStorage.getItem(key)).pending.length === 0", arg=key)
+    time.sleep(1)  # time for a second answer, were one coming
+    assert page.locator(".sb-log").inner_text() == shown
+    assert page.locator(".sb-msg.sb-user").count() == 1
 
 
 def test_talk_to_a_person_is_always_visible_and_asks_for_one(page, widget_bot):

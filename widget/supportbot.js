@@ -433,6 +433,11 @@
       addMessage(m.sender === "user" ? "user" : m.sender === "agent" ? "agent" : "bot", m.text,
                  { id: m.id, quickReplies: replies, agent: m.agent });
     });
+    // A message the server has but whose acknowledgement was lost is in the history: it is sent.
+    var handled = {};
+    messages.forEach(function (m) { if (m.id) handled[m.id] = true; });
+    state.pending = state.pending.filter(function (entry) { return !handled[entry.id]; });
+    saveState();
     state.pending.forEach(function (entry) {
       if (!entry.metadata.hidden) {
         addMessage("user", entry.metadata.display || entry.message, { id: entry.id, pending: true });
