@@ -96,3 +96,12 @@ class Console:
     def close(self) -> None:
         self.ws.close()
         self.post("/logout")
+
+
+# The parts of the FAQ ids in a table (text between <wbr> break points) that run over two lines.
+SPLIT_ID_PARTS = """table => [...table.querySelectorAll('.faq-id')].flatMap(cell =>
+    [...cell.childNodes].filter(node => node.nodeType === Node.TEXT_NODE && node.textContent.trim()).filter(node => {
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+    }).map(node => node.textContent))"""

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.handoff_support import PASSWORD
+from tests.handoff_support import PASSWORD, SPLIT_ID_PARTS
 from tests.servers import RunningBot
 
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
@@ -141,6 +141,7 @@ def test_an_agent_picks_malay_and_the_whole_console_follows_at_once_and_after_a_
     # A customer asks for a person: the queue item, the claimed chat and its packet are in Malay.
     sender = f"languages-{time.monotonic_ns()}"
     handoff_bot.say("how do I track my order?", sender)  # a row in the packet's FAQ table
+    handoff_bot.say("payment", sender)  # and one with candidates, long ids among them ("payments.double_charge")
     handoff_bot.say("I want to talk to a person", sender)
     handoff_id = page.evaluate(
         """async sender => {
@@ -173,6 +174,7 @@ def test_an_agent_picks_malay_and_the_whole_console_follows_at_once_and_after_a_
         page.locator("#console-language").select_option(language)
         expect(page.locator("#faq tbody tr").first).to_be_visible()
         assert page.locator("#packet").evaluate("e => e.scrollWidth <= e.clientWidth"), language
+        assert page.locator("#faq").evaluate(SPLIT_ID_PARTS) == [], language
 
     # Another language at once, without a reload: the open chat, its packet and the notice too.
     page.locator("#console-language").select_option("en")

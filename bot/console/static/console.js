@@ -391,6 +391,16 @@
     return node;
   }
 
+  /** An FAQ id ("orders.track_parcel") as text that may break after its dots, underscores and dashes only. */
+  function faqId(id) {
+    var nodes = [];
+    String(id).split(/(?<=[._-])/).forEach(function (part, index) {
+      if (index > 0) nodes.push(document.createElement("wbr"));
+      nodes.push(document.createTextNode(part));
+    });
+    return nodes;
+  }
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   function parseTime(iso) {
@@ -889,10 +899,10 @@
       var others = (c.candidates || []).filter(function (o) { return o.id !== c.matched; });
       body.appendChild(el("tr", {}, [
         el("td", {}, [timeElement(c.at, clock(c.at)), el("div", { class: "faq-text", text: c.text || "" })]),
-        el("td", { class: c.matched ? null : "muted", text: c.matched || TEXTS.noMatch }),
+        c.matched ? el("td", { class: "faq-id" }, faqId(c.matched)) : el("td", { class: "muted", text: TEXTS.noMatch }),
         el("td", { class: "num", text: percent(c.score) }),
         el("td", {}, others.length ? [el("ul", { class: "others" }, others.map(function (o) {
-          return el("li", { text: o.id + " " + percent(o.score) });
+          return el("li", { class: "faq-id" }, faqId(o.id).concat([document.createTextNode(" "), el("span", { class: "num", text: percent(o.score) })]));
         }))] : [el("span", { class: "muted", text: "—" })])
       ]));
     });
