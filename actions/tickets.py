@@ -131,7 +131,10 @@ class ValidateTicketForm(FormValidationAction):
         return _refuse("order_number", checked, dispatcher, tracker)
 
     def validate_ticket_description(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        checked = check_description(str(value), services.ticket_rules())
+        # Asked for more once already: a short answer is what the customer can tell (the ticket keeps the
+        # transcript too). Giving up the form here would lose their name and e-mail over a short sentence.
+        asked_for_more = bool((tracker.get_slot("ticket_failures") or {}).get("ticket_description"))
+        checked = check_description(str(value), services.ticket_rules(), asked_for_more)
         if checked.value:
             return {"ticket_description": checked.value}
         return _refuse("ticket_description", checked, dispatcher, tracker)

@@ -66,6 +66,8 @@ def test_order_number_follows_the_configured_pattern(typed, value):
 
 def test_description_name_and_category():
     assert check_description("broken", RULES).problem == "utter_description_too_short"
+    assert check_description("parcel never arrived", RULES, asked_for_more=True).value == "parcel never arrived"
+    assert check_description("  ", RULES, asked_for_more=True).problem == "utter_description_too_short"
     assert check_description("the screen arrived cracked in two places", RULES).value
     assert check_description("x " * 5000, RULES).value.count("x") <= 1000  # a 1 MB paste is cut, not refused
     assert check_name("12345").problem == "utter_invalid_name"

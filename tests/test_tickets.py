@@ -149,6 +149,24 @@ def test_the_same_field_refused_twice_offers_a_person(bot):
     assert "+60 3-2788 4100" in replies[3][-1]  # the ways to reach a person, instead of a third try
 
 
+def test_a_short_description_is_asked_about_once_and_then_taken_as_it_is(bot):
+    sender = new_sender()
+    replies = conversation(
+        bot,
+        sender,
+        "open a ticket",
+        "Ann Lee",
+        "ann.lee@example.com",
+        '/inform{"ticket_category": "account"}',  # no order number for an account question
+        "cannot log in",
+        "still cannot log in",
+    )
+    assert replies[4] == [bot_says("utter_description_too_short"), bot_says("utter_ask_ticket_description")]
+    summary = replies[5][0]  # not "this isn't working": the name and e-mail are not thrown away
+    assert summary.startswith(bot_says("utter_ticket_summary").split("\n")[0])
+    assert "- Name: Ann Lee" in summary and "- What happened: still cannot log in" in summary
+
+
 def test_an_email_typo_gets_a_suggestion_and_the_same_address_again_is_accepted(bot):
     replies = conversation(bot, new_sender(), "open a ticket", "Maria Santos", "maria@gmial.com", "maria@gmial.com")
     assert replies[2][0] == bot_says("utter_email_typo", suggestion="maria@gmail.com")

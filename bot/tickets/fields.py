@@ -152,9 +152,10 @@ def check_name(text: str) -> Checked:
     return Checked(value=name)
 
 
-def check_description(text: str, rules: TicketRules) -> Checked:
+def check_description(text: str, rules: TicketRules, asked_for_more: bool = False) -> Checked:
+    """At least `description_min_words` words; once the customer has been asked for more, any words at all."""
     description = text.strip()[:MAX_FIELD_CHARS]
-    if len(description.split()) < rules.description_min_words:
+    if len(description.split()) < (1 if asked_for_more else rules.description_min_words):
         return Checked(problem="utter_description_too_short")
     return Checked(value=description)
 
