@@ -215,13 +215,18 @@ class AskTicketConfirmed(Action):
         return []
 
 
-def _clear_form() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in FORM_SLOTS if slot != "email"] + [
+def _reset_form_state() -> list[EventType]:
+    """The form's bookkeeping (refusals, the question it asked), not the fields."""
+    return [
         SlotSet("ticket_failures", None),
         SlotSet("ticket_gave_up", False),
         SlotSet("email_hinted", None),
         SlotSet("requested_slot", None),
     ]
+
+
+def _clear_form() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS if slot != "email"] + _reset_form_state()
 
 
 def transcript_of(tracker: Tracker) -> list[dict]:
@@ -250,7 +255,8 @@ class SubmitTicket(Action):
         knowledge = services.knowledge()
         if tracker.get_slot("ticket_gave_up"):
             dispatcher.utter_message(response="utter_ticket_offer_person", **facts_for(knowledge, language))
-            return _clear_form()
+            # What was accepted stays: a person taking the chat sees it, and a new ticket does not ask it again.
+            return _reset_form_state()
         now = datetime.now(timezone.utc)
         promised = reply_by(services.support_calendar(), now)
         promise_text = format_promise(promised, language)

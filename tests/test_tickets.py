@@ -141,12 +141,18 @@ def test_a_ticket_in_malay_with_a_wrong_email_on_the_way(bot, inbox):
 
 def test_the_same_field_refused_twice_offers_a_person(bot):
     # Not "not an email": the bot reads that as "I'm not getting e-mails" and answers it (a clear question).
-    replies = conversation(
-        bot, new_sender(), "I want to report a problem", "Tan Wei Ming", "tanweiming at gmail", "still no"
-    )
+    sender = new_sender()
+    replies = conversation(bot, sender, "I want to report a problem", "Tan Wei Ming", "tanweiming at gmail", "still no")
     assert replies[2] == [bot_says("utter_invalid_email"), bot_says("utter_ask_email")]
     assert replies[3][0] == bot_says("utter_invalid_email")
     assert "+60 3-2788 4100" in replies[3][-1]  # the ways to reach a person, instead of a third try
+    slots = bot.tracker(sender)["slots"]
+    assert slots["ticket_name"] == "Tan Wei Ming"  # kept for a person who takes the chat
+    assert slots["requested_slot"] is None and not slots["ticket_failures"]
+    # Trying again later: the name is not asked again, and the e-mail gets two fresh tries.
+    again = conversation(bot, sender, "open a ticket", "tanweiming at gmail")
+    assert again[0][-1] == bot_says("utter_ask_email")
+    assert again[1] == [bot_says("utter_invalid_email"), bot_says("utter_ask_email")]
 
 
 def test_a_short_description_is_asked_about_once_and_then_taken_as_it_is(bot):
