@@ -224,8 +224,9 @@ def cluster(messages: Iterable[CustomerMessage], similar: float = SIMILAR_MESSAG
 
 def _same_question(wording: str, leader: str, similar: float) -> bool:
     """token_set_ratio calls "order" and "track order" equal (one is part of the other): a single word must
-    be alike as a whole."""
-    if " " in wording and " " in leader:
+    be alike as a whole. Counted as distinct words: "where is my order [order]" reads "order order", and
+    would otherwise join every question that mentions an order, and them to each other."""
+    if len(set(wording.split())) > 1 and len(set(leader.split())) > 1:
         return True
     return fuzz.ratio(wording, leader) >= similar
 
