@@ -310,6 +310,29 @@ def test_similar_messages_cluster_across_wordings_not_across_topics():
     assert sorted(groups[2:]) == [["cancel my order"], ["order"], ["track order"], ["where is my order [order]"]]
 
 
+def test_questions_that_share_only_a_word_every_entry_uses_are_not_one_question(matcher):
+    texts = [
+        "do you accept bitcoin",
+        "can I pay with bitcoin?",
+        "bitcoin payment possible",
+        "which payment options do you have",
+        "payment options please",
+        "my payment failed",
+        "payment failed again",
+        "payment didnt go through",  # "payment" and "not": shares only "payment" with the options
+    ]
+    messages = [CustomerMessage("c", i, text, "en", float(i), None, {UNANSWERED}) for i, text in enumerate(texts)]
+    groups = sorted(sorted(m.text for m in group) for group in cluster(messages, word_weight=matcher.index.word_weight))
+    assert groups == sorted(
+        [
+            sorted(texts[:3]),  # "bitcoin", a word no entry uses, is most of what they say
+            sorted(texts[3:5]),
+            sorted(texts[5:7]),
+            [texts[7]],
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def inbox_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     """A real bot, its own tracker store, and conversations that leave questions for the inbox."""

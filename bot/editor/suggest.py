@@ -4,8 +4,9 @@ From the tracker store's conversations it collects the customers' messages that
 - the bot could not answer (`nlu_fallback`, `out_of_scope`, or "none of these" on the "did you mean" buttons),
 - got an answer the customer marked "not helpful" (`deny` right after `action_answer_faq`),
 - or led to a handoff to a person (their last few questions before `action_start_handoff`),
-groups similar ones (rapidfuzz on the normalised words, no model) and names, for each group, the
-entry the real matcher finds closest: where a new phrasing probably belongs, or that an entry is missing.
+groups similar ones (rapidfuzz on the normalised words, the words they share weighed by the index's IDF;
+no model) and names, for each group, the entry the real matcher finds closest: where a new phrasing
+probably belongs, or that an entry is missing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ QUESTIONS_BEFORE_HANDOFF = 3
 # rapidfuzz token_set_ratio (0-100) of two messages' informative words from which they are one question:
 # "can I pay with bitcoin?" and "bitcoin payment possible" (78) are, "track order" and "cancel order" (70) are not.
 SIMILAR_MESSAGES = 75.0
+# ...and the words they share must carry at least this share of the shorter one's weight (the knowledge base's
+# IDF): "payment failed" and "payment options" share only "payment", a word every payment entry uses, while
+# "do you accept bitcoin" and "bitcoin payment possible" share "bitcoin", which no entry uses.
+SHARED_WEIGHT = 0.5
 EXAMPLES = 3  # example messages shown per cluster
 
 
@@ -197,12 +202,16 @@ def comparable(message: CustomerMessage) -> str:
     return " ".join(informative or [t.norm for t in tokens])
 
 
-def cluster(messages: Iterable[CustomerMessage], similar: float = SIMILAR_MESSAGES) -> list[list[CustomerMessage]]:
+def cluster(
+    messages: Iterable[CustomerMessage],
+    similar: float = SIMILAR_MESSAGES,
+    word_weight: Callable[[str], float] = lambda word: 1.0,
+) -> list[list[CustomerMessage]]:
     """Group similar messages; biggest group first.
 
     The wordings, most frequent first, each join the group of the most similar wording seen so far
-    (at least `similar`), or start a new one. rapidfuzz compares one wording with all the others
-    in one call, so months of conversations take seconds.
+    (at least `similar`, sharing words of `SHARED_WEIGHT` by `word_weight`), or start a new one.
+    rapidfuzz compares one wording with all the others in one call, so months of conversations take seconds.
     """
     by_wording: dict[str, list[CustomerMessage]] = {}
     for message in messages:
@@ -212,7 +221,10 @@ def cluster(messages: Iterable[CustomerMessage], similar: float = SIMILAR_MESSAG
     groups: list[list[CustomerMessage]] = []
     for wording, members in sorted(by_wording.items(), key=lambda item: (-len(item[1]), item[1][0].timestamp)):
         close = process.extract(wording, seen, scorer=fuzz.token_set_ratio, score_cutoff=similar, limit=10)
-        group = next((group_of[index] for other, _, index in close if _same_question(wording, other, similar)), None)
+        group = next(
+            (group_of[index] for other, _, index in close if _same_question(wording, other, similar, word_weight)),
+            None,
+        )
         if group is None:
             group = len(groups)
             groups.append([])
@@ -222,13 +234,16 @@ def cluster(messages: Iterable[CustomerMessage], similar: float = SIMILAR_MESSAG
     return sorted(groups, key=lambda g: (-len(g), -len({m.conversation_id for m in g}), -max(m.timestamp for m in g)))
 
 
-def _same_question(wording: str, leader: str, similar: float) -> bool:
+def _same_question(wording: str, other: str, similar: float, word_weight: Callable[[str], float]) -> bool:
     """token_set_ratio calls "order" and "track order" equal (one is part of the other): a single word must
     be alike as a whole. Counted as distinct words: "where is my order [order]" reads "order order", and
-    would otherwise join every question that mentions an order, and them to each other."""
-    if len(set(wording.split())) > 1 and len(set(leader.split())) > 1:
-        return True
-    return fuzz.ratio(wording, leader) >= similar
+    would otherwise join every question that mentions an order, and them to each other. Several words:
+    the shared ones must tell enough of the shorter wording (`SHARED_WEIGHT`)."""
+    words, other_words = set(wording.split()), set(other.split())
+    if len(words) == 1 or len(other_words) == 1:
+        return fuzz.ratio(wording, other) >= similar
+    shared = sum(word_weight(w) for w in words & other_words)
+    return shared >= SHARED_WEIGHT * min(sum(map(word_weight, words)), sum(map(word_weight, other_words)))
 
 
 def nearest_entry(matcher: Matcher, message: CustomerMessage) -> NearestEntry | None:
@@ -254,7 +269,7 @@ def suggest(
     """
     clusters = []
     messages = [replace(m, text=redact(m.text)) for m in inbox_messages(conversations, since)]
-    for group in cluster(messages):
+    for group in cluster(messages, word_weight=matcher.index.word_weight):
         counts = Counter(m.text for m in group)
         ordered = tuple(sorted(group, key=lambda m: (-counts[m.text], m.timestamp)))
         clusters.append(Cluster(ordered, nearest_entry(matcher, ordered[0])))

@@ -289,6 +289,12 @@ class PhrasingIndex:
             return np.empty(0, dtype=np.int64), np.empty(0)
         return np.concatenate(columns), np.concatenate(weights)
 
+    def word_weight(self, word: str) -> float:
+        """How much a normalised word tells, as the index weighs it: its IDF (stop words weighed down);
+        a word no phrasing uses gets the IDF of a word seen nowhere, the most."""
+        column = self._word_columns.get(word)
+        return float(self._word_weights[column]) if column is not None else self._unseen_idf
+
     def unseen(self, words: Sequence[str]) -> tuple[str, ...]:
         """The message's words that no phrasing uses and that lower every label's similarity. Words with
         a digit ("12345", "2x") are data, not topic: an order number says nothing about the question."""
