@@ -231,6 +231,14 @@ def test_evidence_is_the_customers_own_words() -> None:
     assert detect_upset("WHERE IS MY ORDER I PAID") == Upset("shouting", "100% capital letters")
 
 
+def test_an_angry_face_is_angry_in_any_language_and_a_thumbs_down_is_not() -> None:
+    assert detect_upset("😡😡😡") == Upset("angry_words", "😡")
+    assert detect_upset("order sy x sampai lg 🤬😠", "ms") == Upset("angry_words", "🤬😠")
+    assert detect_upset("thanks 🖕") == Upset("angry_words", "🖕")  # thanks said that way is not thanks
+    assert detect_upset("👎") is None
+    assert detect_upset("parcel arrived, thank you 😊") is None
+
+
 def test_a_threat_outranks_angry_words() -> None:
     assert detect_upset("scam! I'll report you to KPDN") == Upset("threat", "report you to KPDN")
 

@@ -1,8 +1,8 @@
 """Notice a clearly upset customer, so the bot can offer a person.
 
 Three signals, strongest first: a threat (to report the shop, go public, charge
-back or never buy again), angry words aimed at the shop or the bot, and
-shouting (mostly capitals, or "!!!" together with impatience). The decision
+back or never buy again), angry words aimed at the shop or the bot (or an angry
+face: 😡), and shouting (mostly capitals, or "!!!" together with impatience). The decision
 comes with its evidence, the customer's own words, for the agent's packet.
 
 Plain negative facts ("my order is late", "tak sampai lagi", "chưa nhận được
@@ -169,6 +169,10 @@ IMPATIENCE: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Faces and gestures of anger: as clear as an angry word, in every language. Not 👎 (an answer that did
+# not help) or 🙄 (mild).
+ANGRY_EMOJI: frozenset[str] = frozenset("🤬😡😠👿💢🖕")
+
 # Thanks and praise are sometimes typed in capitals or with "!!!": "THANK YOU SO MUCH!!!" is not shouting.
 POSITIVE: tuple[str, ...] = (
     "thank*", "thx", "tysm", "tq", "tqvm", "terima kasih", "makasih", "mksh", "trims", "salamat", "cam on", "awesome",
@@ -208,6 +212,9 @@ def detect_upset(text: str, language: str | None = None) -> Upset | None:
         spans = _spans(lexicon, views)
         if spans:
             return Upset(reason, _evidence(source, spans))
+    emoji = "".join(dict.fromkeys(ch for ch in source if ch in ANGRY_EMOJI))
+    if emoji:
+        return Upset("angry_words", emoji)
     if _spans(_POSITIVE, views):
         return None
     shouting = _shouting(source, views, language if language in LANGUAGES else None)
