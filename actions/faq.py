@@ -16,6 +16,7 @@ from actions import services
 from bot.handoff.upset import detect_upset
 from bot.knowledge.response_translations import response_text as text_in_language
 from bot.knowledge.schema import DEFAULT_LANGUAGE, KnowledgeBase
+from bot.language.script import in_other_script
 from bot.names import (
     ACTION_ANSWER_FAQ,
     ACTION_FAQ_FALLBACK,
@@ -128,7 +129,8 @@ class ActionFaqFallback(Action):
         events: list[EventType] = [SlotSet(SLOT_LAST_FAQ, None)]
         if is_upset(tracker, language):
             return [*events, SlotSet(SLOT_MISSES, 0.0), *offer_person("upset")]
-        if intent == INTENT_NLU_FALLBACK and candidates:
+        other_script = in_other_script(tracker.latest_message.get("text") or "")  # "你好，我的订单在哪里"
+        if intent == INTENT_NLU_FALLBACK and candidates and not other_script:
             buttons = [
                 {"title": knowledge.entries[c["id"]].title_in(language), "payload": suggestion_payload(c["id"])}
                 for c in candidates
@@ -140,7 +142,9 @@ class ActionFaqFallback(Action):
         misses = int(tracker.get_slot(SLOT_MISSES) or 0) + 1
         if misses >= services.handoff_thresholds().misses_before_offer:
             return [*events, SlotSet(SLOT_MISSES, 0.0), *offer_person("not_understood")]
-        if intent == INTENT_OUT_OF_SCOPE:
+        if other_script:  # not "say it in other words": in which languages to say it
+            dispatcher.utter_message(response="utter_other_script")
+        elif intent == INTENT_OUT_OF_SCOPE:
             dispatcher.utter_message(response="utter_out_of_scope")
         else:
             dispatcher.utter_message(response="utter_dont_know")

@@ -139,6 +139,16 @@ def test_two_misses_in_a_row_offer_a_person_or_a_ticket(bot):
     assert [b["payload"] for b in second[0]["buttons"]] == ["/human_handoff", "/open_ticket"]
 
 
+def test_a_message_in_another_script_is_told_which_languages_the_bot_speaks(bot):
+    sender = new_sender()
+    bot.say("selamat pagi, nak tanya", sender)  # a Malay conversation: the reply stays in Malay
+    first = texts(bot.say("你好，我的订单在哪里", sender))
+    second = texts(bot.say("สินค้าของฉันอยู่ที่ไหน", sender))
+    assert first == [bot_says("utter_other_script", "ms")]
+    assert "Tiếng Việt" in first[0]
+    assert second == [bot_says("utter_offer_human_not_understood", "ms")]  # still counted as not understood
+
+
 def test_was_this_helpful_is_recorded(bot):
     sender = new_sender()
     bot.say("how do i reset my password", sender)
