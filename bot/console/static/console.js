@@ -902,7 +902,8 @@
         c.matched ? el("td", { class: "faq-id" }, faqId(c.matched)) : el("td", { class: "muted", text: TEXTS.noMatch }),
         el("td", { class: "num", text: percent(c.score) }),
         el("td", {}, others.length ? [el("ul", { class: "others" }, others.map(function (o) {
-          return el("li", { class: "faq-id" }, faqId(o.id).concat([document.createTextNode(" "), el("span", { class: "num", text: percent(o.score) })]));
+          var score = el("span", { class: "num", text: percent(o.score) });
+          return el("li", { class: "faq-id" }, faqId(o.id).concat([document.createTextNode(" "), score]));
         }))] : [el("span", { class: "muted", text: "—" })])
       ]));
     });
