@@ -78,6 +78,8 @@ class ActionStartHandoff(Action):
             return [SlotSet(SLOT_HANDOFF_REASON, None)]
         if isinstance(outcome, (Closed, NoAgent)):
             response = "utter_handoff_outside_hours" if isinstance(outcome, Closed) else "utter_handoff_no_agent"
+            if (tracker.active_loop or {}).get("name") == "ticket_form":  # not "I can open a ticket": one is open
+                response = "utter_handoff_no_agent_in_ticket"
             dispatcher.utter_message(
                 response=response,
                 reply_by=format_promise(outcome.reply_by, language, now=now),

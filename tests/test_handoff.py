@@ -166,6 +166,21 @@ def test_with_no_agent_online_the_customer_is_offered_a_ticket(handoff_bot):
     assert not handoff_bot.tracker(sender).get("paused")
 
 
+def test_asking_for_a_person_during_the_ticket_form_with_no_agent_online_goes_on_with_the_ticket(handoff_bot):
+    with database(handoff_bot).begin() as connection:
+        connection.execute(agent_sessions.delete())  # every agent logged out
+    sender = f"nobody-in-form-{time.monotonic_ns()}"
+    for message in ("open a ticket", "Siti Aminah", "siti@example.com"):
+        handoff_bot.say(message, sender)
+    replies = handoff_bot.say("I want to talk to a person", sender)
+    no_agent = bot_says("utter_handoff_no_agent_in_ticket", reply_by="")
+    assert replies[0]["text"].startswith(no_agent[: no_agent.index(":")])  # not "I can open a ticket for you"
+    assert not replies[0].get("buttons")
+    assert replies[-1]["text"] == bot_says("utter_ask_ticket_category")  # the form goes on where it was
+    slots = handoff_bot.tracker(sender)["slots"]
+    assert slots["ticket_name"] == "Siti Aminah" and slots["email"] == "siti@example.com"
+
+
 def test_a_chat_no_agent_claims_in_time_gets_the_ticket_offer(handoff_bot, console):
     customer = Browser(handoff_bot).open()
     customer.say("I need a real person")
