@@ -86,6 +86,20 @@ def test_export_then_delete_everything_of_one_customer_and_nothing_else(handoff_
     assert "My orders" in handoff_bot.say("how do i track my order", second)[0]["text"]  # the bot still works
 
 
+def test_a_deleted_address_is_nowhere_in_the_database_files(handoff_bot, customers):
+    """Deleted rows leave their bytes in SQLite's free pages and write-ahead log unless they are wiped."""
+    email, *_ = customers
+    files = [
+        path
+        for name in ("tracker.db", "supportbot.db")
+        for path in (handoff_bot.workdir / "var").glob(name + "*")  # the file, its -wal and -shm
+    ]
+    assert any(email.encode() in path.read_bytes() for path in files)  # there before
+    with both_databases(database(handoff_bot), tracker_db(handoff_bot)) as connection:
+        delete(connection, Subject(email=email), "dpo", datetime.now(timezone.utc))
+    assert [path.name for path in files if path.exists() and email.encode() in path.read_bytes()] == []
+
+
 def test_one_conversation_can_be_deleted_by_its_id(handoff_bot):
     sender = f"pd-one-{uuid.uuid4().hex}"
     handoff_bot.say("how do i reset my password", sender)

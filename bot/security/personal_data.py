@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from bot.storage.database import StorageError, as_utc
 from bot.storage.tables import csat, data_requests, faq_feedback, handoffs, outbox, ticket_events, tickets
 from bot.storage.tracker_store import events as tracker_events
 from bot.storage.tracker_store import tracker_url
+
+logger = logging.getLogger(__name__)
 
 # Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore): in SQLite seen through
 # ATTACH under this schema name; in PostgreSQL the schema is mapped away (the product's database).
@@ -92,13 +95,27 @@ def _attached(product: Engine, location: sa.engine.URL) -> Iterator[Connection]:
     with product.connect() as connection:
         # Before any write: SQLite refuses ATTACH inside a transaction.
         connection.exec_driver_sql(f"ATTACH DATABASE ? AS {TRACKER_SCHEMA}", (str(tracker_db),))
+        # Deleted rows are overwritten with zeros, not left readable in free pages...
+        _set_secure_delete(connection, True)
         connection.commit()  # ends SQLAlchemy's autobegun block; SQLite itself began nothing for ATTACH
         try:
             with connection.begin():
                 yield connection
+            # ...and the write-ahead logs, which still hold the pages as they were, are emptied.
+            for schema in ("main", TRACKER_SCHEMA):
+                busy = connection.exec_driver_sql(f"PRAGMA {schema}.wal_checkpoint(TRUNCATE)").first()[0]
+                if busy:
+                    logger.warning("%s: a reader kept the write-ahead log; it is emptied at a later checkpoint", schema)
+            connection.commit()
         finally:
+            _set_secure_delete(connection, False)
             connection.exec_driver_sql(f"DETACH DATABASE {TRACKER_SCHEMA}")
             connection.commit()
+
+
+def _set_secure_delete(connection: Connection, on: bool) -> None:
+    for schema in ("main", TRACKER_SCHEMA):
+        connection.exec_driver_sql(f"PRAGMA {schema}.secure_delete = {'ON' if on else 'OFF'}")
 
 
 @contextmanager
