@@ -31,18 +31,6 @@ def test_feedback_is_committed_to_the_file(tmp_path):
     assert feedback_for(create_engine(url), "c1") == [Feedback("c1", "returns.policy", True, "en")]
 
 
-def test_a_sqlite_file_is_written_ahead_durably_on_kept_connections(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    record_feedback(engine, Feedback("c1", "returns.policy", True, "en"))
-    with engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives a power cut
-    assert isinstance(engine.pool, sa.pool.QueuePool)  # not a new connection (and journal) per write
-    # Another process's plain sqlite3 reads what was committed, WAL or not.
-    with sqlite3.connect(tmp_path / "bot.db") as other:
-        assert other.execute("SELECT count(*) FROM faq_feedback").fetchone() == (1,)
-
-
 def test_the_feedback_action_stores_its_answer_and_only_logs_a_database_it_cannot_open(tmp_path, monkeypatch, caplog):
     """"Was this helpful?" runs in the Rasa process: a database that is down must not cost the customer a reply."""
     url = f"sqlite:///{tmp_path / 'bot.db'}"

@@ -50,7 +50,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.bounded import remember_latest
-from bot.storage.database import is_outage, outage_delays, run_at_connect
+from bot.storage.database import is_outage, outage_delays
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         SQLite counterpart is WAL with synchronous=NORMAL)."""
         if setting == "on":
             return
-        run_at_connect(self.engine, f"SET synchronous_commit TO {setting}")  # one of SYNCHRONOUS_COMMIT_SETTINGS
+        _run_at_connect(self.engine, f"SET synchronous_commit TO {setting}")  # one of SYNCHRONOUS_COMMIT_SETTINGS
         self.engine.dispose()  # connections opened before the listener (the schema check) get it too
 
     def _check_connections_before_use(self) -> None:
@@ -293,7 +293,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         url = self.engine.url
         engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(url))
         if commit_setting != "on":
-            run_at_connect(engine, f"SET synchronous_commit TO {commit_setting}")
+            _run_at_connect(engine, f"SET synchronous_commit TO {commit_setting}")
         return engine
 
     def _index_ids_per_conversation(self) -> None:
@@ -320,10 +320,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         engine = sa.create_engine(
             self.engine.url, poolclass=sa.pool.SingletonThreadPool, connect_args={"timeout": 15}
         )
-        run_at_connect(engine, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
+        _run_at_connect(engine, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
         self.engine.dispose()
         self.engine = engine
         self.sessionmaker = sa.orm.session.sessionmaker(bind=engine)
+
+
+def _run_at_connect(engine: sa.engine.Engine, *statements: str) -> None:
+    """Run `statements` on each new connection of `engine`, committed: the pool rolls a connection
+    back when it is returned, which would undo a SET made inside an open transaction."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _run(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def _synchronous_commit(value: str | bool) -> str:
