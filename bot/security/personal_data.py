@@ -101,7 +101,7 @@ def _attached(product: Engine, location: sa.engine.URL) -> Iterator[Connection]:
         try:
             with connection.begin():
                 yield connection
-            # ...and the write-ahead logs, which still hold the pages as they were, are emptied.
+            # ...and a write-ahead log (the tracker store's), which still holds the pages as they were, emptied.
             for schema in ("main", TRACKER_SCHEMA):
                 busy = connection.exec_driver_sql(f"PRAGMA {schema}.wal_checkpoint(TRUNCATE)").first()[0]
                 if busy:
