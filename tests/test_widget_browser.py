@@ -258,12 +258,16 @@ def stored_state(page: playwright.Page, url: str) -> dict:
     return json.loads(page.evaluate(f"localStorage.getItem('supportbot:{url}')"))
 
 
+def wait_until_all_sent(page: playwright.Page, url: str) -> None:
+    """A message's acknowledgement arrives after its replies: until then it is still stored as unsent."""
+    page.wait_for_function(
+        "key => JSON.parse(localStorage.getItem(key)).pending.length === 0", arg=f"supportbot:{url}"
+    )
+
+
 def test_what_is_typed_while_offline_is_sent_when_the_connection_is_back(page, context, widget_bot):
     open_chat(page)
-    # The greeting's acknowledgement arrives after its reply: wait for it, or the greeting is still unsent.
-    page.wait_for_function(
-        "key => JSON.parse(localStorage.getItem(key)).pending.length === 0", arg=f"supportbot:{widget_bot.url}"
-    )
+    wait_until_all_sent(page, widget_bot.url)  # the greeting too
     context.set_offline(True)
     page.locator(".sb-status").filter(has_text="Reconnecting").wait_for()
     page.locator("#sb-input").fill("how do i return an item")
@@ -282,6 +286,7 @@ def test_what_is_typed_while_offline_is_sent_when_the_connection_is_back(page, c
 def test_a_message_whose_acknowledgement_was_lost_is_not_shown_or_answered_twice(page, widget_bot):
     open_chat(page)
     ask(page, "how do i track my order")
+    wait_until_all_sent(page, widget_bot.url)  # so that no late acknowledgement rewrites what is stored below
     shown = page.locator(".sb-log").inner_text()
     # The server answered, but the browser never heard "ok": the message is still stored as unsent.
     message_id = page.locator(".sb-msg.sb-user").first.get_attribute("data-id")
@@ -291,7 +296,7 @@ def test_a_message_whose_acknowledgement_was_lost_is_not_shown_or_answered_twice
     page.evaluate("([key, value]) => localStorage.setItem(key, value)", [key, json.dumps(state)])
     page.reload()
     page.locator(".sb-msg.sb-user").first.wait_for()
-    page.wait_for_function("key => JSON.parse(localStorage.getItem(key)).pending.length === 0", arg=key)
+    wait_until_all_sent(page, widget_bot.url)
     time.sleep(1)  # time for a second answer, were one coming
     assert page.locator(".sb-log").inner_text() == shown
     assert page.locator(".sb-msg.sb-user").count() == 1
