@@ -78,7 +78,7 @@ def test_lint_json_lists_every_problem_with_file_line_severity_rule_and_message(
 def test_lint_text_output_names_file_line_and_rule_and_the_repository_has_no_errors(capsys):
     assert main(["faq", "lint", "--faq", str(ROOT / "faq"), "--config", str(ROOT / "config.yml")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1].startswith(f"{ROOT / 'faq'}: 27 entries OK, ")
+    assert out[-1].startswith(f"{ROOT / 'faq'}: 26 entries OK, ")
     confusable = [line for line in out if line.endswith("[confusable-questions]")]
     # The repository's near-misses are warnings with both phrasings, their similarity and where the other one is.
     pattern = (
@@ -155,7 +155,7 @@ def test_new_appends_an_entry_in_every_language_that_lint_refuses_until_the_todo
     (faq_copy / "payments.yml").write_text(written, encoding="utf-8")
     code, report = lint(faq_copy, capsys)
     assert code == 0, [p for p in report["problems"] if p["severity"] == "error"]
-    assert report["entries"] == len(load_knowledge_base(ROOT / "faq").knowledge.entries) + 1
+    assert report["entries"] == 27
     knowledge = load_knowledge_base(faq_copy).knowledge
     assert set(knowledge.entries["payments.bitcoin"].answer) == set(LANGUAGES)
     assert knowledge.entries["payments.bitcoin"].tags == ("payments",)

@@ -31,7 +31,7 @@ def problems(folder: Path) -> list[str]:
 
 
 def test_the_repository_knowledge_base_loads_with_all_26_topics(knowledge):
-    assert len(knowledge.entries) == 27
+    assert len(knowledge.entries) == 26
     assert "returns.policy" in knowledge.entries
 
 

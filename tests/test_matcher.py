@@ -326,21 +326,3 @@ def test_what_is_left_of_a_greeting_or_thanks_is_a_question_only_with_words_of_i
     matcher, text, language, expected
 ):
     assert matcher.match(text, language).best.label == expected
-
-
-@pytest.mark.parametrize(
-    ("language", "text", "expected"),
-    [
-        ("en", "can I add more photos to my ticket TCK-7Q4M2X?", "support.ticket_update"),
-        ("en", "how do i attach pictures to my support request", "support.ticket_update"),
-        ("ms", "nak tambah gambar kat tiket yg sy buat semalam", "support.ticket_update"),
-        ("id", "mau kirim foto tambahan buat tiketku", "support.ticket_update"),
-        ("tl", "pano ko madadagdagan ng pictures yung ticket ko", "support.ticket_update"),
-        ("vi", "mình muốn gửi thêm hình cho phiếu hỗ trợ", "support.ticket_update"),
-        ("en", "what is the status of my ticket", "ticket_status"),  # asking about a ticket is not adding to it
-        ("en", "the item arrived broken, what photos do you need", "returns.damaged_item"),
-    ],
-)
-def test_adding_to_a_ticket_is_its_own_question(matcher, pipeline_config, language, text, expected):
-    decision = decide(matcher.match(text, language), pipeline_config.fallback)
-    assert decision.outcome == expected, decision
