@@ -21,6 +21,7 @@ from bot.names import (
     ACTION_RECORD_CSAT,
     ACTION_START_HANDOFF,
     ENTITY_RATING,
+    FORM_TICKET,
     SLOT_CSAT_FOR,
     SLOT_HANDOFF_REASON,
 )
@@ -78,7 +79,7 @@ class ActionStartHandoff(Action):
             return [SlotSet(SLOT_HANDOFF_REASON, None)]
         if isinstance(outcome, (Closed, NoAgent)):
             response = "utter_handoff_outside_hours" if isinstance(outcome, Closed) else "utter_handoff_no_agent"
-            if (tracker.active_loop or {}).get("name") == "ticket_form":  # not "I can open a ticket": one is open
+            if tracker.active_loop_name == FORM_TICKET:  # not "I can open a ticket": one is open
                 response = "utter_handoff_no_agent_in_ticket"
             dispatcher.utter_message(
                 response=response,

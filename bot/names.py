@@ -43,6 +43,9 @@ ACTION_SUBMIT_TICKET = "action_submit_ticket"
 ACTION_HANDOFF_TIMED_OUT = "action_handoff_timed_out"
 ACTION_RECORD_CSAT = "action_record_csat"
 
+# Forms
+FORM_TICKET = "ticket_form"
+
 # Handoff: intents the Rasa server triggers when an agent ends a chat or none takes it in time
 INTENT_HANDOFF_ENDED = "handoff_ended"
 INTENT_HANDOFF_TIMEOUT = "handoff_timeout"

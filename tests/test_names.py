@@ -27,6 +27,7 @@ def test_domain_declares_every_intent_slot_action_and_entity():
     assert constants("SLOT_") <= set(DOMAIN["slots"])
     assert constants("ACTION_") <= DOMAIN_ACTIONS
     assert constants("ENTITY_") <= set(DOMAIN["entities"])
+    assert constants("FORM_") <= set(DOMAIN["forms"])
 
 
 ACTION_MODULES = (faq_actions, handoff_actions, ticket_actions)
