@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -43,6 +42,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from benchmarks.loadtest import latency_stats
+from benchmarks.loadtest_clients import CustomerError, Recorder, RestChannel
 from benchmarks.loadtest_monitor import cpu_seconds
 from benchmarks.scale_report import splice_between
 from benchmarks.servers import Server, _spawn, _wait_until_up, start_anchor, start_ours
@@ -163,47 +164,34 @@ def faq_questions() -> list[str]:
 
 
 async def _customer(
-    session: aiohttp.ClientSession, url: str, next_text: Callable[[], str], until: float,
-    latencies: list[float], errors: list[str],
+    session: aiohttp.ClientSession, url: str, next_text: Callable[[], str], until: float, recorder: Recorder
 ) -> None:
+    """New customers, each up to MESSAGES_PER_CUSTOMER messages, until `until`; an error ends a customer."""
     while time.perf_counter() < until:
-        sender = uuid.uuid4().hex
+        channel = RestChannel(session, url, recorder, timeout=30.0)
         for _ in range(MESSAGES_PER_CUSTOMER):
-            started = time.perf_counter()
             try:
-                async with session.post(url, json={"sender": sender, "message": next_text()}) as response:
-                    replies = await response.json()
-                if response.status != 200 or not replies:
-                    errors.append(f"HTTP {response.status}: {str(replies)[:80]}")
-                    break
-            except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as error:
-                errors.append(repr(error)[:80])
+                await channel.say(next_text(), "message")
+            except CustomerError:
                 break
-            latencies.append(time.perf_counter() - started)
 
 
 async def load(server: Server, customers: int, seconds: float, next_text: Callable[[], str]) -> Level:
-    url = f"{server.url}/webhooks/rest/webhook"
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         warm_until = time.perf_counter() + WARM_UP_SECONDS
-        await asyncio.gather(*(_customer(session, url, next_text, warm_until, [], []) for _ in range(4)))
-        latencies: list[float] = []
-        errors: list[str] = []
+        await asyncio.gather(*(_customer(session, server.url, next_text, warm_until, Recorder()) for _ in range(4)))
+        recorder = Recorder()
         pid = server.processes["rasa"].pid
         cpu_before, started = cpu_seconds(pid), time.perf_counter()
         until = started + seconds
-        await asyncio.gather(*(_customer(session, url, next_text, until, latencies, errors) for _ in range(customers)))
+        await asyncio.gather(*(_customer(session, server.url, next_text, until, recorder) for _ in range(customers)))
         elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu_before
-    latencies.sort()
-    replies = len(latencies)
-
-    def percentile(share: float) -> float:
-        return round(1000 * latencies[min(replies - 1, int(share * replies))], 1) if replies else float("nan")
-
+    replies = recorder.replies
+    stats = latency_stats(recorder.latencies[("rest", "message")]) if replies else {}
     return Level(
-        server.name, customers, round(elapsed, 1), replies, round(replies / elapsed, 1), percentile(0.5),
-        percentile(0.99), len(errors), round(1000 * cpu / replies, 2) if replies else float("nan"),
+        server.name, customers, round(elapsed, 1), replies, round(replies / elapsed, 1),
+        stats.get("p50_ms", float("nan")), stats.get("p99_ms", float("nan")), sum(recorder.errors.values()),
+        round(1000 * cpu / replies, 2) if replies else float("nan"),
     )
 
 
